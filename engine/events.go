@@ -1,0 +1,319 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/nsed/nsed/models"
+)
+
+// SchemaVersion is the transcript format version. Bump it when an event's
+// JSON changes incompatibly; readers refuse versions they don't know.
+const SchemaVersion = 1
+
+// Phase is a step of a round.
+type Phase string
+
+const (
+	PhasePropose   Phase = "propose"   // every agent writes a proposal
+	PhaseReview    Phase = "review"    // every agent scores every other proposal
+	PhaseVote      Phase = "vote"      // quadratic voting turns scores into support
+	PhaseConsensus Phase = "consensus" // the forget gate updates the carried state
+)
+
+// Phases lists a round's phases in order.
+var Phases = []Phase{PhasePropose, PhaseReview, PhaseVote, PhaseConsensus}
+
+// Kind names an event type; it is the "kind" field of every transcript line.
+type Kind string
+
+const (
+	KindRunStarted       Kind = "run_started"
+	KindPhaseStarted     Kind = "phase_started"
+	KindToken            Kind = "token"
+	KindProposalDone     Kind = "proposal_done"
+	KindReviewDone       Kind = "review_done"
+	KindVotesCast        Kind = "votes_cast"
+	KindConsensusUpdated Kind = "consensus_updated"
+	KindRoundEnded       Kind = "round_ended"
+	KindAgentFailed      Kind = "agent_failed"
+	KindRebound          Kind = "rebound"
+	KindHumanMessage     Kind = "human_message"
+	KindPaused           Kind = "paused"
+	KindResumed          Kind = "resumed"
+	KindRunEnded         Kind = "run_ended"
+)
+
+// Envelope is the header every event shares. Agent is the agent id ("a1"…)
+// the event is about, empty for run-wide events.
+type Envelope struct {
+	V     int       `json:"v"`
+	Seq   int64     `json:"seq"`
+	Time  time.Time `json:"time"`
+	RunID string    `json:"run"`
+	Kind  Kind      `json:"kind"`
+	Round int       `json:"round,omitempty"`
+	Phase Phase     `json:"phase,omitempty"`
+	Agent string    `json:"agent,omitempty"`
+}
+
+// Header gives access to the envelope of any event.
+func (e *Envelope) Header() *Envelope { return e }
+
+// Event is any of the event types below (always as a pointer).
+type Event interface {
+	Header() *Envelope
+}
+
+// Sink receives events. Emit is called from the engine's goroutines, one
+// event at a time and in sequence order; it must not block for long (slow
+// consumers buffer, and may coalesce Token events but nothing else).
+type Sink interface {
+	Emit(Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+func (f SinkFunc) Emit(e Event) { f(e) }
+
+// Tee sends every event to each sink in order.
+func Tee(sinks ...Sink) Sink {
+	return SinkFunc(func(e Event) {
+		for _, s := range sinks {
+			if s != nil {
+				s.Emit(e)
+			}
+		}
+	})
+}
+
+// AgentInfo is an agent's binding: which model on which host plays which role.
+type AgentInfo struct {
+	ID    string `json:"id"`
+	Role  string `json:"role"`
+	Model string `json:"model"`
+	Host  string `json:"host,omitempty"`
+}
+
+// CallStats are the measurements of one model call.
+type CallStats struct {
+	PromptTokens int     `json:"prompt_tokens"`
+	OutputTokens int     `json:"output_tokens"`
+	WallMS       float64 `json:"wall_ms"`
+	LoadMS       float64 `json:"load_ms,omitempty"`
+	TokensPerSec float64 `json:"tokens_per_sec"`
+	Attempts     int     `json:"attempts,omitempty"`
+	DoneReason   string  `json:"done_reason,omitempty"`
+}
+
+func statsOf(r models.Response, attempts int) CallStats {
+	return CallStats{
+		PromptTokens: r.PromptTokens,
+		OutputTokens: r.OutputTokens,
+		WallMS:       ms(r.Wall),
+		LoadMS:       ms(r.Load),
+		TokensPerSec: r.TokensPerSecond(),
+		Attempts:     attempts,
+		DoneReason:   r.DoneReason,
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// RunStarted opens every run.
+type RunStarted struct {
+	Envelope
+	Question string      `json:"question"`
+	Agents   []AgentInfo `json:"agents"`
+	Settings Settings    `json:"settings"`
+}
+
+// PhaseStarted marks the start of Round/Phase (in the envelope).
+type PhaseStarted struct {
+	Envelope
+}
+
+// Token is streamed model output. Phase says which call it belongs to
+// (propose, review, or consensus for the synthesis summary). Consumers may
+// coalesce tokens; the finished text always arrives in a Done event.
+type Token struct {
+	Envelope
+	Text string `json:"text"`
+}
+
+// ProposalDone carries an agent's finished proposal.
+type ProposalDone struct {
+	Envelope
+	Model  string    `json:"model"`
+	Text   string    `json:"text"`   // the whole reply as the model wrote it
+	Answer string    `json:"answer"` // the final solution extracted from it
+	Stats  CallStats `json:"stats"`
+}
+
+// Verdicts a reviewer may give a claim.
+const (
+	VerdictVerified   = "verified"
+	VerdictContested  = "contested"
+	VerdictUnverified = "unverified"
+	VerdictWrong      = "wrong"
+)
+
+// Claim is a pivotal claim a reviewer quoted, with its verdict.
+type Claim struct {
+	Text    string `json:"text"`
+	Verdict string `json:"verdict"`
+}
+
+// Evaluation is one reviewer's judgement of one candidate.
+type Evaluation struct {
+	Author   string  `json:"author"` // agent id of the proposal's author
+	Label    string  `json:"label"`  // the opaque label the reviewer saw
+	Weight   int     `json:"weight"` // endorsement in [-100, 100]
+	Stance   string  `json:"stance"`
+	Claims   []Claim `json:"claims,omitempty"`
+	Critique string  `json:"critique,omitempty"`
+}
+
+// ReviewDone carries one reviewer's evaluations of every other proposal, or
+// an abstention when its output never validated.
+type ReviewDone struct {
+	Envelope
+	Model       string            `json:"model"`
+	Labels      map[string]string `json:"labels"` // label -> author agent id, as shown to this reviewer
+	Evaluations []Evaluation      `json:"evaluations,omitempty"`
+	Abstained   bool              `json:"abstained,omitempty"`
+	Reason      string            `json:"reason,omitempty"` // why it abstained
+	Raw         string            `json:"raw,omitempty"`    // last invalid output, when it abstained
+	Stats       CallStats         `json:"stats"`
+}
+
+// Allocation is what one voter spent on one proposal. Votes² == Credits.
+type Allocation struct {
+	Author  string  `json:"author"`
+	Weight  int     `json:"weight"`
+	Credits float64 `json:"credits"`
+	Votes   float64 `json:"votes"` // signed: negative is opposition
+}
+
+// Ballot is one voter's quadratic-vote spending in a round.
+type Ballot struct {
+	Voter       string       `json:"voter"`
+	Abstained   bool         `json:"abstained,omitempty"`
+	Allocations []Allocation `json:"allocations,omitempty"`
+	Spent       float64      `json:"spent"`
+}
+
+// VotesCast is the tally of a round.
+type VotesCast struct {
+	Envelope
+	Budget     float64            `json:"budget"` // credits per voter per round
+	Ballots    []Ballot           `json:"ballots"`
+	Support    map[string]float64 `json:"support"` // author -> sum of votes received
+	Winner     string             `json:"winner"`
+	Conviction float64            `json:"conviction"` // support(winner) / sum |support|
+}
+
+// GateItem is one piece of carried state as the forget gate judged it.
+type GateItem struct {
+	Kind      string  `json:"kind"` // leader, claim, critique, finding, human
+	Agent     string  `json:"agent,omitempty"`
+	Text      string  `json:"text"`
+	Retention float64 `json:"retention"`
+	Tokens    int     `json:"tokens"`
+}
+
+// ConsensusUpdated is the state after the forget gate.
+type ConsensusUpdated struct {
+	Envelope
+	Leader       string     `json:"leader"`
+	LeaderAnswer string     `json:"leader_answer"`
+	Gamma        float64    `json:"gamma"` // retention factor applied per round of age
+	Kept         []GateItem `json:"kept"`
+	Dropped      []GateItem `json:"dropped,omitempty"`
+	Summarised   bool       `json:"summarised,omitempty"`
+	Truncated    bool       `json:"truncated,omitempty"`
+	StateTokens  int        `json:"state_tokens"`
+	BudgetTokens int        `json:"budget_tokens"`
+	State        string     `json:"state"` // the brief as the next round's prompts will see it
+}
+
+// RoundEnded closes a round with the stopping rule's verdict.
+type RoundEnded struct {
+	Envelope
+	Winner       string             `json:"winner"`
+	Support      map[string]float64 `json:"support"`
+	Conviction   float64            `json:"conviction"`
+	Utility      float64            `json:"utility"`  // U(t) of the efficiency-fatigue curve
+	Marginal     float64            `json:"marginal"` // U'(t)
+	Evidence     float64            `json:"evidence"` // accumulated conviction × marginal utility
+	Target       float64            `json:"target"`   // evidence needed to stop
+	Continue     bool               `json:"continue"`
+	StopReason   string             `json:"stop_reason,omitempty"`
+	PromptTokens int                `json:"prompt_tokens"` // this round, all calls
+	OutputTokens int                `json:"output_tokens"`
+}
+
+// AgentFailed reports a call that failed. Fatal failures end the run.
+type AgentFailed struct {
+	Envelope
+	Model string `json:"model"`
+	Host  string `json:"host,omitempty"`
+	Error string `json:"error"`
+	Fatal bool   `json:"fatal,omitempty"`
+}
+
+// Rebound records a binding change taking effect.
+type Rebound struct {
+	Envelope
+	From   AgentInfo `json:"from"`
+	To     AgentInfo `json:"to"`
+	By     string    `json:"by"` // "user" or "broker"
+	Reason string    `json:"reason,omitempty"`
+}
+
+// HumanMessage is a message injected by the user; it enters the next round's context.
+type HumanMessage struct {
+	Envelope
+	Text string `json:"text"`
+}
+
+// Paused and Resumed record pauses taking effect at phase boundaries.
+type Paused struct{ Envelope }
+type Resumed struct{ Envelope }
+
+// Run statuses.
+const (
+	StatusCompleted = "completed"
+	StatusCancelled = "cancelled"
+	StatusFailed    = "failed"
+)
+
+// AgentMetrics are per-agent totals over a run.
+type AgentMetrics struct {
+	Agent        string  `json:"agent"`
+	Model        string  `json:"model"`
+	Calls        int     `json:"calls"`
+	Failures     int     `json:"failures"`
+	Abstentions  int     `json:"abstentions"`
+	PromptTokens int     `json:"prompt_tokens"`
+	OutputTokens int     `json:"output_tokens"`
+	Wins         int     `json:"wins"`
+	MeanSupport  float64 `json:"mean_support"`
+	TokensPerSec float64 `json:"tokens_per_sec"`
+}
+
+// RunEnded closes every run, including cancelled and failed ones.
+type RunEnded struct {
+	Envelope
+	Status       string         `json:"status"`
+	Reason       string         `json:"reason"`
+	Error        string         `json:"error,omitempty"`
+	Winner       string         `json:"winner,omitempty"`
+	Answer       string         `json:"answer,omitempty"`
+	Proposal     string         `json:"proposal,omitempty"` // the winner's whole final proposal
+	Rounds       int            `json:"rounds"`
+	PromptTokens int            `json:"prompt_tokens"`
+	OutputTokens int            `json:"output_tokens"`
+	WallMS       float64        `json:"wall_ms"`
+	Agents       []AgentMetrics `json:"agents"`
+}

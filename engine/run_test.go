@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nsed/nsed/models"
+)
+
+// recorder is a Sink that keeps every event.
+type recorder struct {
+	mu  sync.Mutex
+	evs []Event
+}
+
+func (r *recorder) Emit(e Event) {
+	r.mu.Lock()
+	r.evs = append(r.evs, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.evs...)
+}
+
+func testAgents() []AgentInfo {
+	return []AgentInfo{
+		{ID: "agent-1", Role: "solver", Model: "llama3.2:3b"},
+		{ID: "agent-2", Role: "critic", Model: "qwen2.5:7b"},
+		{ID: "agent-3", Role: "synthesiser", Model: "gemma3:4b"},
+	}
+}
+
+func testSettings() Settings {
+	s := DefaultSettings()
+	s.Roles = map[string]Role{"solver": {Persona: "You solve."}, "critic": {Persona: "You critique."}, "synthesiser": {Persona: "You merge."}}
+	s.Gate.BudgetTokens = 120
+	return s
+}
+
+func runScripted(t *testing.T, cfg Config) (*recorder, Result, error) {
+	t.Helper()
+	rec := &recorder{}
+	cfg.Sink = Tee(cfg.Sink, rec)
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background())
+	return rec, res, err
+}
+
+func TestRunScriptedInvariants(t *testing.T) {
+	var buf bytes.Buffer
+	tw := NewTranscriptWriter(&buf, true)
+	be := &models.Scripted{}
+	s := testSettings()
+	s.MinRounds, s.MaxRounds = 3, 3
+	rec, res, err := runScripted(t, Config{Question: "What is 6*7?", Agents: testAgents(), Settings: s, Backend: be, Sink: tw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res.Ended.Status != StatusCompleted || res.Ended.Rounds != 3 || res.Ended.Reason != StopMaxRounds {
+		t.Fatalf("ended %+v", res.Ended)
+	}
+	checkInvariants(t, rec.events(), 3, s)
+
+	// Exactly N evaluation calls a round (structured ones), N proposals.
+	structured := 0
+	for _, c := range be.Calls() {
+		if len(c.Format) > 0 && strings.Contains(c.Messages[1].Content, "Phase: REVIEW") {
+			structured++
+		}
+	}
+	if structured != 3*3 {
+		t.Errorf("review calls = %d, want 9 (N per round)", structured)
+	}
+
+	// The transcript reads back into the same events.
+	got, err := ReadTranscript(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rec.events()
+	if len(got) != len(want) {
+		t.Fatalf("transcript has %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		a, _ := json.Marshal(want[i])
+		b, _ := json.Marshal(got[i])
+		if !bytes.Equal(a, b) || reflect.TypeOf(want[i]) != reflect.TypeOf(got[i]) {
+			t.Fatalf("event %d differs after round trip:\n%s\n%s", i, a, b)
+		}
+	}
+}
+
+// checkInvariants asserts the protocol's guarantees on an event stream; the
+// integration test against real Ollama uses it too.
+func checkInvariants(t *testing.T, evs []Event, n int, s Settings) {
+	t.Helper()
+	var seq int64
+	proposals := map[int]int{}
+	reviews := map[int]int{}
+	rounds := 0
+	var ended *RunEnded
+	for _, e := range evs {
+		h := e.Header()
+		if h.Seq != seq+1 {
+			t.Fatalf("seq %d after %d", h.Seq, seq)
+		}
+		seq = h.Seq
+		if h.V != SchemaVersion {
+			t.Fatalf("version %d", h.V)
+		}
+		switch ev := e.(type) {
+		case *ProposalDone:
+			proposals[h.Round]++
+		case *ReviewDone:
+			reviews[h.Round]++
+			if _, self := ev.Labels[""]; self {
+				t.Fatal("empty label")
+			}
+			for label, author := range ev.Labels {
+				if author == h.Agent {
+					t.Fatalf("round %d: reviewer %s was shown its own proposal as %s", h.Round, h.Agent, label)
+				}
+			}
+			if !ev.Abstained && len(ev.Evaluations) != len(ev.Labels) {
+				t.Fatalf("round %d: %s evaluated %d of %d candidates", h.Round, h.Agent, len(ev.Evaluations), len(ev.Labels))
+			}
+		case *VotesCast:
+			for _, b := range ev.Ballots {
+				if b.Spent > ev.Budget+1e-9 {
+					t.Fatalf("round %d: %s spent %v of %v", h.Round, b.Voter, b.Spent, ev.Budget)
+				}
+				cost := 0.0
+				for _, a := range b.Allocations {
+					if a.Author == b.Voter {
+						t.Fatalf("round %d: %s voted for itself", h.Round, b.Voter)
+					}
+					cost += a.Votes * a.Votes
+				}
+				if cost > ev.Budget+1e-6 {
+					t.Fatalf("round %d: %s's votes cost %v > %v", h.Round, b.Voter, cost, ev.Budget)
+				}
+			}
+		case *ConsensusUpdated:
+			if ev.StateTokens > s.Gate.BudgetTokens || EstimateTokens(ev.State) > s.Gate.BudgetTokens {
+				t.Fatalf("round %d: state %d tokens over budget %d", h.Round, ev.StateTokens, s.Gate.BudgetTokens)
+			}
+		case *RoundEnded:
+			rounds++
+		case *RunEnded:
+			ended = ev
+		}
+	}
+	if ended == nil {
+		t.Fatal("no run_ended event")
+	}
+	for r := 1; r <= rounds; r++ {
+		if proposals[r] != n {
+			t.Errorf("round %d: %d proposals, want %d", r, proposals[r], n)
+		}
+		if reviews[r] != n {
+			t.Errorf("round %d: %d reviews, want %d", r, reviews[r], n)
+		}
+	}
+}
+
+func TestRunFailsFastOnMissingModel(t *testing.T) {
+	be := &models.Scripted{Models: []string{"llama3.2:3b", "qwen2.5:7b"}}
+	rec, res, err := runScripted(t, Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: be})
+	var nf *models.ModelNotFoundError
+	if !errors.As(err, &nf) || nf.Model != "gemma3:4b" {
+		t.Fatalf("err = %v, want model not found for gemma3:4b", err)
+	}
+	if res.Ended.Status != StatusFailed || len(be.Calls()) != 0 {
+		t.Fatalf("status %s, %d calls before failing", res.Ended.Status, len(be.Calls()))
+	}
+	if _, ok := rec.events()[len(rec.events())-1].(*RunEnded); !ok {
+		t.Fatal("last event is not run_ended")
+	}
+}
+
+func TestRunCancelEndsWithCancelledEvent(t *testing.T) {
+	be := &models.Scripted{Delay: 2 * time.Millisecond}
+	rec := &recorder{}
+	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: be, Sink: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		cancel()
+	}()
+	start := time.Now()
+	res, err := r.Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("cancel took too long")
+	}
+	if res.Ended.Status != StatusCancelled {
+		t.Fatalf("status %q", res.Ended.Status)
+	}
+	evs := rec.events()
+	if last, ok := evs[len(evs)-1].(*RunEnded); !ok || last.Status != StatusCancelled {
+		t.Fatalf("last event %T", evs[len(evs)-1])
+	}
+}
+
+func TestReviewRetryThenAbstain(t *testing.T) {
+	// agent-2's model always returns broken JSON for reviews: it is retried
+	// once, then abstains, and its ballot counts for nothing.
+	be := &models.Scripted{Reply: func(req models.Request) (string, error) {
+		if req.Model == "qwen2.5:7b" && len(req.Format) > 0 {
+			return `{"evaluations":[{"candidate":"A","weight":50`, nil
+		}
+		return models.DefaultReply(req)
+	}}
+	s := testSettings()
+	s.MinRounds, s.MaxRounds = 1, 1
+	rec, _, err := runScripted(t, Config{Question: "q?", Agents: testAgents(), Settings: s, Backend: be})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts int
+	for _, c := range be.Calls() {
+		if c.Model == "qwen2.5:7b" && len(c.Format) > 0 {
+			attempts++
+		}
+	}
+	if attempts != 2 {
+		t.Errorf("agent-2 review attempts = %d, want 2", attempts)
+	}
+	for _, e := range rec.events() {
+		switch ev := e.(type) {
+		case *ReviewDone:
+			if ev.Agent == "agent-2" && (!ev.Abstained || ev.Reason == "") {
+				t.Errorf("agent-2 review: abstained=%v reason=%q", ev.Abstained, ev.Reason)
+			}
+		case *VotesCast:
+			for _, b := range ev.Ballots {
+				if b.Voter == "agent-2" && (!b.Abstained || b.Spent != 0) {
+					t.Errorf("abstaining ballot %+v", b)
+				}
+			}
+		}
+	}
+	checkInvariants(t, rec.events(), 3, s)
+}
+
+func TestParseReviewRejectsWrongCoverage(t *testing.T) {
+	labels := map[string]string{"A": "agent-2", "B": "agent-3"}
+	rs := DefaultSettings().Review
+	for name, in := range map[string]string{
+		"scored twice":  `{"evaluations":[{"candidate":"A","weight":1,"stance":"neutral","claims":[],"critique":""},{"candidate":"A","weight":2,"stance":"neutral","claims":[],"critique":""}]}`,
+		"missing":       `{"evaluations":[{"candidate":"A","weight":1,"stance":"neutral","claims":[],"critique":""}]}`,
+		"unknown":       `{"evaluations":[{"candidate":"A","weight":1,"stance":"neutral","claims":[],"critique":""},{"candidate":"C","weight":2,"stance":"neutral","claims":[],"critique":""}]}`,
+		"out of range":  `{"evaluations":[{"candidate":"A","weight":101,"stance":"neutral","claims":[],"critique":""},{"candidate":"B","weight":2,"stance":"neutral","claims":[],"critique":""}]}`,
+		"no weight":     `{"evaluations":[{"candidate":"A","stance":"neutral","claims":[],"critique":""},{"candidate":"B","weight":2,"stance":"neutral","claims":[],"critique":""}]}`,
+		"broken json":   `{"evaluations":[{"candidate":"A"`,
+		"not an object": `[1,2]`,
+	} {
+		if _, err := parseReview(in, labels, rs); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	evs, err := parseReview(`{"evaluations":[{"candidate":"B","weight":-30,"stance":"oppose","claims":[{"claim":"x=2","verdict":"wrong"}],"critique":"bad"},{"candidate":"A","weight":70,"stance":"support","claims":[],"critique":"good"}]}`, labels, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs[0].Author != "agent-2" || evs[0].Weight != 70 || evs[1].Author != "agent-3" || evs[1].Claims[0].Verdict != VerdictWrong {
+		t.Fatalf("parsed %+v", evs)
+	}
+}

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/nsed/nsed/models"
+)
+
+// Settings are the protocol's knobs. The TOML names are nsed.toml's; the
+// JSON names are the transcript's (run_started carries the settings used).
+type Settings struct {
+	MinRounds int     `toml:"min_rounds" json:"min_rounds"`
+	MaxRounds int     `toml:"max_rounds" json:"max_rounds"`
+	Credits   float64 `toml:"credits" json:"credits"` // quadratic-vote budget per voter per round
+	// Seed drives label shuffling so a run can be repeated exactly.
+	Seed int64 `toml:"seed" json:"seed"`
+	// ReasoningChars is how much of an agent's previous reasoning it sees
+	// again in the next round (the reference cuts to about 500 characters).
+	ReasoningChars int `toml:"reasoning_chars" json:"reasoning_chars"`
+	// ProposalChars caps how much of each proposal a reviewer is shown.
+	ProposalChars int `toml:"proposal_chars" json:"proposal_chars"`
+
+	Stop     StopSettings     `toml:"stopping" json:"stopping"`
+	Gate     GateSettings     `toml:"gate" json:"gate"`
+	Review   ReviewSettings   `toml:"review" json:"review"`
+	Sampling SamplingSettings `toml:"sampling" json:"sampling"`
+	Roles    map[string]Role  `toml:"roles" json:"roles,omitempty"`
+}
+
+// StopSettings parameterise the efficiency-fatigue stopping rule:
+// U(t) = 1 − (1 − PG)·e^(−Lambda·(PV − PG)·t) − Beta·t².
+type StopSettings struct {
+	Effort float64 `toml:"effort" json:"effort"` // share of extractable signal at which to stop
+	PG     float64 `toml:"p_g" json:"p_g"`       // zero-shot precision
+	PV     float64 `toml:"p_v" json:"p_v"`       // verification precision
+	Lambda float64 `toml:"lambda" json:"lambda"`
+	Beta   float64 `toml:"beta" json:"beta"`
+	// Patience stops the run when the winner's conviction has not improved
+	// for this many consecutive rounds (0 disables): "agreement stopped improving".
+	Patience int `toml:"patience" json:"patience"`
+}
+
+// GateSettings bound the state carried between rounds.
+type GateSettings struct {
+	BudgetTokens int     `toml:"budget_tokens" json:"budget_tokens"`
+	Gamma        float64 `toml:"gamma" json:"gamma"`           // retention per round of age
+	DropBelow    float64 `toml:"drop_below" json:"drop_below"` // items retained less than this are forgotten
+	// Summarise asks the agent bound to SynthesisRole to compress the kept
+	// material when it exceeds the budget; otherwise (or if that fails) the
+	// lowest-retention items are truncated.
+	Summarise     bool   `toml:"summarise" json:"summarise"`
+	SynthesisRole string `toml:"synthesis_role" json:"synthesis_role"`
+}
+
+// ReviewSettings bound the structured evaluation each reviewer returns.
+// Every string in the schema has a maximum length so even a weak model's
+// output is complete JSON within its token limit.
+type ReviewSettings struct {
+	MaxClaims     int `toml:"max_claims" json:"max_claims"`
+	ClaimChars    int `toml:"claim_chars" json:"claim_chars"`
+	CritiqueChars int `toml:"critique_chars" json:"critique_chars"`
+	Retries       int `toml:"retries" json:"retries"`
+}
+
+// SamplingSettings are per-phase model options.
+type SamplingSettings struct {
+	Propose models.Options `toml:"propose" json:"propose"`
+	Review  models.Options `toml:"review" json:"review"`
+	Summary models.Options `toml:"summary" json:"summary"`
+}
+
+// Role is a persona an agent plays.
+type Role struct {
+	Persona string `toml:"persona" json:"persona"`
+}
+
+// DefaultSettings are the defaults nsed.toml documents.
+func DefaultSettings() Settings {
+	t := func(v float64) *float64 { return &v }
+	return Settings{
+		MinRounds:      2,
+		MaxRounds:      6,
+		Credits:        100,
+		ReasoningChars: 500,
+		ProposalChars:  2000,
+		Stop:           StopSettings{Effort: 0.6, PG: 0.6, PV: 0.8, Lambda: 2, Beta: 0.005, Patience: 2},
+		Gate:           GateSettings{BudgetTokens: 600, Gamma: 0.7, DropBelow: 0.15, Summarise: true, SynthesisRole: "synthesiser"},
+		Review:         ReviewSettings{MaxClaims: 2, ClaimChars: 100, CritiqueChars: 200, Retries: 1},
+		Sampling: SamplingSettings{
+			Propose: models.Options{Temperature: t(0.7), NumPredict: 1024},
+			Review:  models.Options{Temperature: t(0.2), NumPredict: 1024},
+			Summary: models.Options{Temperature: t(0.2), NumPredict: 512},
+		},
+	}
+}
+
+// Validate reports the first setting that cannot work, naming its key.
+func (s Settings) Validate() error {
+	bad := func(key, why string) error { return fmt.Errorf("%s: %s", key, why) }
+	switch {
+	case s.MinRounds < 1:
+		return bad("min_rounds", "must be at least 1")
+	case s.MaxRounds < s.MinRounds:
+		return bad("max_rounds", fmt.Sprintf("must be at least min_rounds (%d)", s.MinRounds))
+	case s.Credits <= 0:
+		return bad("credits", "must be positive")
+	case s.ReasoningChars < 0 || s.ProposalChars < 1:
+		return bad("proposal_chars", "must be positive (reasoning_chars may be 0)")
+	case s.Stop.Effort <= 0 || s.Stop.Effort > 1:
+		return bad("stopping.effort", "must be in (0, 1]")
+	case s.Stop.PG < 0 || s.Stop.PG >= 1 || s.Stop.PV <= s.Stop.PG || s.Stop.PV > 1:
+		return bad("stopping.p_v", "need 0 ≤ p_g < p_v ≤ 1")
+	case s.Stop.Lambda <= 0:
+		return bad("stopping.lambda", "must be positive")
+	case s.Stop.Beta < 0:
+		return bad("stopping.beta", "must be zero or positive")
+	case s.Stop.Patience < 0:
+		return bad("stopping.patience", "must be zero (off) or positive")
+	case s.Gate.BudgetTokens < 32:
+		return bad("gate.budget_tokens", "must be at least 32")
+	case s.Gate.Gamma <= 0 || s.Gate.Gamma > 1:
+		return bad("gate.gamma", "must be in (0, 1]")
+	case s.Gate.DropBelow < 0 || s.Gate.DropBelow >= 1:
+		return bad("gate.drop_below", "must be in [0, 1)")
+	case s.Review.MaxClaims < 0 || s.Review.MaxClaims > 5:
+		return bad("review.max_claims", "must be between 0 and 5")
+	case s.Review.ClaimChars < 8 || s.Review.CritiqueChars < 8:
+		return bad("review.critique_chars", "claim_chars and critique_chars must be at least 8")
+	case s.Review.Retries < 0:
+		return bad("review.retries", "must be zero or positive")
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// A transcript is JSON Lines: one event per line, in sequence order, each
+// carrying its envelope (v, seq, time, run, kind, round, phase, agent) and
+// its own fields. The writer flushes after every event but tokens, so a
+// killed process leaves every finished phase readable.
+
+// TranscriptWriter is a Sink that writes a transcript.
+type TranscriptWriter struct {
+	mu     sync.Mutex
+	f      *os.File // nil when writing to a plain io.Writer
+	w      *bufio.Writer
+	err    error
+	path   string
+	tokens bool
+}
+
+// CreateTranscript creates path (and its directory) and returns a writer to
+// it. With tokens false, token events are left out (the finished texts are
+// in the done events either way).
+func CreateTranscript(path string, tokens bool) (*TranscriptWriter, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("transcript: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("transcript: %w", err)
+	}
+	return &TranscriptWriter{f: f, w: bufio.NewWriterSize(f, 64<<10), path: path, tokens: tokens}, nil
+}
+
+// NewTranscriptWriter writes a transcript to w (flushing per event, too).
+func NewTranscriptWriter(w io.Writer, tokens bool) *TranscriptWriter {
+	return &TranscriptWriter{w: bufio.NewWriterSize(w, 64<<10), tokens: tokens}
+}
+
+// Path is the file written, or "" for a plain writer.
+func (t *TranscriptWriter) Path() string { return t.path }
+
+// Emit writes one event. The first write error is kept and reported by Close.
+func (t *TranscriptWriter) Emit(e Event) {
+	kind := e.Header().Kind
+	if kind == KindToken && !t.tokens {
+		return
+	}
+	line, err := json.Marshal(e)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return
+	}
+	if err != nil {
+		t.err = fmt.Errorf("transcript: encoding %s: %w", kind, err)
+		return
+	}
+	line = append(line, '\n')
+	if _, err := t.w.Write(line); err != nil {
+		t.err = fmt.Errorf("transcript: %w", err)
+		return
+	}
+	if kind != KindToken {
+		if err := t.w.Flush(); err != nil {
+			t.err = fmt.Errorf("transcript: %w", err)
+		}
+	}
+}
+
+// Close flushes and closes the file, returning the first error seen.
+func (t *TranscriptWriter) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.w.Flush(); err != nil && t.err == nil {
+		t.err = fmt.Errorf("transcript: %w", err)
+	}
+	if t.f != nil {
+		if err := t.f.Sync(); err != nil && t.err == nil {
+			t.err = fmt.Errorf("transcript: %w", err)
+		}
+		if err := t.f.Close(); err != nil && t.err == nil {
+			t.err = fmt.Errorf("transcript: %w", err)
+		}
+		t.f = nil
+	}
+	return t.err
+}
+
+// NewEvent returns an empty event of the given kind, or nil if unknown.
+func NewEvent(k Kind) Event {
+	switch k {
+	case KindRunStarted:
+		return &RunStarted{}
+	case KindPhaseStarted:
+		return &PhaseStarted{}
+	case KindToken:
+		return &Token{}
+	case KindProposalDone:
+		return &ProposalDone{}
+	case KindReviewDone:
+		return &ReviewDone{}
+	case KindVotesCast:
+		return &VotesCast{}
+	case KindConsensusUpdated:
+		return &ConsensusUpdated{}
+	case KindRoundEnded:
+		return &RoundEnded{}
+	case KindAgentFailed:
+		return &AgentFailed{}
+	case KindRebound:
+		return &Rebound{}
+	case KindHumanMessage:
+		return &HumanMessage{}
+	case KindPaused:
+		return &Paused{}
+	case KindResumed:
+		return &Resumed{}
+	case KindRunEnded:
+		return &RunEnded{}
+	}
+	return nil
+}
+
+// DecodeEvent turns one transcript line back into its event value.
+func DecodeEvent(line []byte) (Event, error) {
+	var env Envelope
+	if err := json.Unmarshal(line, &env); err != nil {
+		return nil, err
+	}
+	if env.V != SchemaVersion {
+		return nil, fmt.Errorf("transcript schema version %d, this nsed reads version %d", env.V, SchemaVersion)
+	}
+	ev := NewEvent(env.Kind)
+	if ev == nil {
+		return nil, fmt.Errorf("unknown event kind %q", env.Kind)
+	}
+	if err := json.Unmarshal(line, ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// ErrTruncated is returned with the events read so far when a transcript's
+// last line is incomplete (the writer was killed mid-line).
+var ErrTruncated = errors.New("transcript ends in an incomplete line")
+
+// ReadTranscript reads every event of a transcript. A malformed line is an
+// error naming its line number; an incomplete last line returns the events
+// before it and ErrTruncated.
+func ReadTranscript(r io.Reader) ([]Event, error) {
+	var out []Event
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	n := 0
+	var pendingErr error
+	for sc.Scan() {
+		n++
+		line := sc.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		if pendingErr != nil {
+			return out, pendingErr
+		}
+		ev, err := DecodeEvent(line)
+		if err != nil {
+			// Only the last line may be cut short; remember and see.
+			pendingErr = fmt.Errorf("transcript line %d: %w", n, err)
+			if !json.Valid(line) {
+				pendingErr = fmt.Errorf("transcript line %d: %w", n, errors.Join(ErrTruncated, err))
+			}
+			continue
+		}
+		out = append(out, ev)
+	}
+	if err := sc.Err(); err != nil {
+		return out, err
+	}
+	return out, pendingErr
+}
+
+// ReadTranscriptFile reads a transcript from a file.
+func ReadTranscriptFile(path string) ([]Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	evs, err := ReadTranscript(f)
+	if err != nil {
+		return evs, fmt.Errorf("%s: %w", path, err)
+	}
+	return evs, nil
+}

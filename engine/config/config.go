@@ -1,0 +1,468 @@
+// Package config reads nsed.toml. Precedence, highest first: command-line
+// flags (applied by the caller), --config FILE, ./nsed.toml, the default
+// configuration embedded in the binary. Each file is decoded on top of the
+// one below, so a file need only name what it changes. Unknown keys and bad
+// values are errors naming the file, line and key, and what is allowed.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/nsed/nsed"
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/models"
+)
+
+// File is nsed.toml.
+type File struct {
+	Ollama       Ollama                 `toml:"ollama"`
+	Agents       []Agent                `toml:"agents"`
+	Roles        map[string]engine.Role `toml:"roles"`
+	Deliberation Deliberation           `toml:"deliberation"`
+	Stopping     engine.StopSettings    `toml:"stopping"`
+	Gate         engine.GateSettings    `toml:"gate"`
+	Review       engine.ReviewSettings  `toml:"review"`
+	Sampling     Sampling               `toml:"sampling"`
+	Transcript   Transcript             `toml:"transcript"`
+	TUI          TUI                    `toml:"tui"`
+	Broker       Broker                 `toml:"broker"`
+
+	// Source names the files that were read, lowest precedence first.
+	Source []string `toml:"-"`
+
+	lines []sourceLines
+}
+
+// Ollama says where the model servers are.
+type Ollama struct {
+	// Hosts are the servers agents may be bound to; the first is the default.
+	Hosts     []string `toml:"hosts"`
+	KeepAlive Duration `toml:"keep_alive"`
+}
+
+// Agent binds one agent to a role and a model.
+type Agent struct {
+	Role  string `toml:"role"`
+	Model string `toml:"model"`
+	Host  string `toml:"host"`
+}
+
+// Deliberation holds the round-level knobs.
+type Deliberation struct {
+	MinRounds      int     `toml:"min_rounds"`
+	MaxRounds      int     `toml:"max_rounds"`
+	Credits        float64 `toml:"credits"`
+	Seed           int64   `toml:"seed"`
+	ReasoningChars int     `toml:"reasoning_chars"`
+	ProposalChars  int     `toml:"proposal_chars"`
+}
+
+// Sampling holds per-phase model options.
+type Sampling struct {
+	Propose Options `toml:"propose"`
+	Review  Options `toml:"review"`
+	Summary Options `toml:"summary"`
+}
+
+// Options are model options as nsed.toml spells them.
+type Options struct {
+	Temperature *float64 `toml:"temperature"`
+	Seed        *int     `toml:"seed"`
+	TopP        *float64 `toml:"top_p"`
+	NumCtx      int      `toml:"num_ctx"`
+	NumPredict  int      `toml:"num_predict"`
+}
+
+// Transcript says where runs are recorded.
+type Transcript struct {
+	// Dir holds one JSONL file per run; empty means the user's data directory.
+	Dir string `toml:"dir"`
+	// Tokens records streamed tokens too, so replays show streaming.
+	Tokens bool `toml:"tokens"`
+}
+
+// TUI holds display preferences.
+type TUI struct {
+	Theme string `toml:"theme"`
+}
+
+// Broker holds the Dynamic Expertise Broker's budget and priors.
+type Broker struct {
+	// VRAMBudget is the memory per host the broker may fill, e.g. "8GiB"; empty means unlimited.
+	VRAMBudget string `toml:"vram_budget"`
+	// Priors are expected quality per role and model in [0, 1].
+	Priors map[string]map[string]float64 `toml:"priors"`
+	// DefaultPrior is the expected quality of a model with no prior and no evidence.
+	DefaultPrior float64 `toml:"default_prior"`
+	// Diversity is how much the broker rewards binding distinct models.
+	Diversity float64 `toml:"diversity"`
+}
+
+// Duration is a time.Duration written as "5m" in TOML.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"5m\" or \"90s\": %w", err)
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Error is a configuration mistake, with where it is and how to fix it.
+type Error struct {
+	File string
+	Line int // 0 when unknown
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// EmbeddedName is how errors name the built-in configuration.
+const EmbeddedName = "(built-in nsed.toml)"
+
+// Load reads the configuration: the embedded default, then path if given,
+// else ./nsed.toml if it exists.
+func Load(path string) (*File, error) {
+	if path == "" {
+		if _, err := os.Stat("nsed.toml"); err == nil {
+			path = "nsed.toml"
+		}
+	}
+	if path == "" {
+		return Parse(nil, "")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse reads one configuration file's contents (name is used in errors;
+// empty data with an empty name means the defaults alone) on top of the
+// embedded default.
+func Parse(data []byte, name string) (*File, error) {
+	var f File
+	if err := f.decode(nsed.DefaultConfig, EmbeddedName); err != nil {
+		return nil, err
+	}
+	if name != "" {
+		defAgents, defHosts := f.Agents, f.Ollama.Hosts
+		// Arrays replace rather than merge: a file that lists agents lists
+		// all of them.
+		f.Agents, f.Ollama.Hosts = nil, nil
+		if err := f.decode(data, name); err != nil {
+			return nil, err
+		}
+		if len(f.Agents) == 0 {
+			f.Agents = defAgents
+		}
+		if len(f.Ollama.Hosts) == 0 {
+			f.Ollama.Hosts = defHosts
+		}
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func (f *File) decode(data []byte, name string) error {
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		// Type mismatches come as plain errors with the line in the text.
+		msg, line, key := err.Error(), 0, ""
+		if m := typeErr.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			key, msg = m[2], m[3]
+		}
+		return &Error{File: name, Line: line, Key: key, Msg: msg}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		return &Error{File: name, Line: lineOf(data, k), Key: k.String(),
+			Msg: fmt.Sprintf("unknown key; allowed here: %s", strings.Join(allowedKeys(k), ", "))}
+	}
+	f.Source = append(f.Source, name)
+	f.lines = append(f.lines, sourceLines{name: name, data: data})
+	return nil
+}
+
+var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// Validate checks values, naming the file and line of the offending key.
+func (f *File) Validate() error {
+	if len(f.Agents) < 2 {
+		return f.errAt("agents", fmt.Sprintf("need at least 2 [[agents]] for peer review, have %d", len(f.Agents)))
+	}
+	if len(f.Agents) > 8 {
+		return f.errAt("agents", fmt.Sprintf("at most 8 agents are supported, have %d", len(f.Agents)))
+	}
+	for i, a := range f.Agents {
+		if strings.TrimSpace(a.Model) == "" {
+			return f.errAt("agents", fmt.Sprintf("agent %d has no model: add model = \"NAME\" (see `nsed models`)", i+1))
+		}
+		if a.Role != "" {
+			if _, ok := f.Roles[a.Role]; !ok {
+				return f.errAt("agents", fmt.Sprintf("agent %d plays role %q, which no [roles.%s] table defines (defined: %s)", i+1, a.Role, a.Role, strings.Join(sortedKeys(f.Roles), ", ")))
+			}
+		}
+		if a.Host != "" {
+			if _, err := models.NormalizeHost(a.Host); err != nil {
+				return f.errAt("agents", fmt.Sprintf("agent %d: %v", i+1, err))
+			}
+		}
+	}
+	for _, h := range f.Ollama.Hosts {
+		if _, err := models.NormalizeHost(h); err != nil {
+			return f.errAt("ollama.hosts", err.Error())
+		}
+	}
+	if err := f.Settings().Validate(); err != nil {
+		key, msg, _ := strings.Cut(err.Error(), ": ")
+		return f.errAt(tableOf(key), msg)
+	}
+	switch f.TUI.Theme {
+	case "", "dark", "light", "high-contrast":
+	default:
+		return f.errAt("tui.theme", fmt.Sprintf("unknown theme %q: use dark, light or high-contrast", f.TUI.Theme))
+	}
+	if f.Broker.VRAMBudget != "" {
+		if _, err := ParseBytes(f.Broker.VRAMBudget); err != nil {
+			return f.errAt("broker.vram_budget", err.Error())
+		}
+	}
+	return nil
+}
+
+// tableOf maps a Settings key to where it lives in nsed.toml.
+func tableOf(key string) string {
+	switch key {
+	case "min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars":
+		return "deliberation." + key
+	}
+	return key
+}
+
+// Settings assembles the engine's settings.
+func (f *File) Settings() engine.Settings {
+	return engine.Settings{
+		MinRounds: f.Deliberation.MinRounds, MaxRounds: f.Deliberation.MaxRounds,
+		Credits: f.Deliberation.Credits, Seed: f.Deliberation.Seed,
+		ReasoningChars: f.Deliberation.ReasoningChars, ProposalChars: f.Deliberation.ProposalChars,
+		Stop: f.Stopping, Gate: f.Gate, Review: f.Review,
+		Sampling: engine.SamplingSettings{
+			Propose: f.Sampling.Propose.models(f.Ollama.KeepAlive.Duration),
+			Review:  f.Sampling.Review.models(f.Ollama.KeepAlive.Duration),
+			Summary: f.Sampling.Summary.models(f.Ollama.KeepAlive.Duration),
+		},
+		Roles: f.Roles,
+	}
+}
+
+func (o Options) models(keepAlive time.Duration) models.Options {
+	return models.Options{Temperature: o.Temperature, Seed: o.Seed, TopP: o.TopP, NumCtx: o.NumCtx, NumPredict: o.NumPredict, KeepAlive: keepAlive}
+}
+
+// AgentInfos numbers the configured agents agent-1, agent-2, ….
+func (f *File) AgentInfos() []engine.AgentInfo {
+	out := make([]engine.AgentInfo, len(f.Agents))
+	for i, a := range f.Agents {
+		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: a.Role, Model: a.Model, Host: a.Host}
+	}
+	return out
+}
+
+// TranscriptDir is where run transcripts go.
+func (f *File) TranscriptDir() string {
+	if f.Transcript.Dir != "" {
+		return expandHome(f.Transcript.Dir)
+	}
+	return filepath.Join(DataDir(), "runs")
+}
+
+// DataDir is nsed's directory for user data: $XDG_DATA_HOME/nsed, else
+// ~/.local/share/nsed.
+func DataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "nsed")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "nsed")
+	}
+	return filepath.Join(os.TempDir(), "nsed")
+}
+
+func expandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, p[2:])
+		}
+	}
+	return p
+}
+
+// ParseBytes reads sizes like "8GiB", "512MB", "1.5G" or a plain byte count.
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"TIB", 1 << 40}, {"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10},
+		{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
+	mult := 1.0
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	var v float64
+	if _, err := fmt.Sscanf(t, "%g", &v); err != nil || v <= 0 {
+		return 0, fmt.Errorf("bad size %q: want a positive size such as 8GiB or 512MB", s)
+	}
+	return int64(v * mult), nil
+}
+
+// ---- error positions ----
+
+type sourceLines struct {
+	name string
+	data []byte
+}
+
+// errAt names the highest-precedence file that sets key, and its line.
+func (f *File) errAt(key, msg string) error {
+	k := toml.Key(strings.Split(key, "."))
+	for i := len(f.lines) - 1; i >= 0; i-- {
+		if l := lineOf(f.lines[i].data, k); l > 0 {
+			return &Error{File: f.lines[i].name, Line: l, Key: key, Msg: msg}
+		}
+	}
+	name := EmbeddedName
+	if n := len(f.lines); n > 0 {
+		name = f.lines[n-1].name
+	}
+	return &Error{File: name, Key: key, Msg: msg}
+}
+
+// lineOf finds the line that sets key: "key =" inside its table, or the
+// table header itself for tables and arrays of tables.
+func lineOf(data []byte, key toml.Key) int {
+	if len(key) == 0 {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	var table []string
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			name := strings.Trim(line, "[] ")
+			if i := strings.Index(name, "#"); i >= 0 {
+				name = strings.TrimSpace(strings.Trim(name[:i], "[] "))
+			}
+			table = strings.Split(name, ".")
+			for i := range table {
+				table[i] = strings.Trim(strings.TrimSpace(table[i]), `"`)
+			}
+			if equalKeys(table, key) {
+				return n
+			}
+			continue
+		}
+		k, _, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		full := append(append([]string(nil), table...), strings.Split(strings.TrimSpace(k), ".")...)
+		for i := range full {
+			full[i] = strings.Trim(strings.TrimSpace(full[i]), `"`)
+		}
+		if equalKeys(full, key) || (len(key) > len(full) && equalKeys(full, key[:len(full)])) {
+			return n
+		}
+	}
+	return 0
+}
+
+func equalKeys(a []string, b toml.Key) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// allowedKeys lists what may appear in the table that holds key.
+func allowedKeys(key toml.Key) []string {
+	allowed := map[string][]string{
+		"":             {"ollama", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker"},
+		"ollama":       {"hosts", "keep_alive"},
+		"agents":       {"role", "model", "host"},
+		"deliberation": {"min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars"},
+		"stopping":     {"effort", "p_g", "p_v", "lambda", "beta", "patience"},
+		"gate":         {"budget_tokens", "gamma", "drop_below", "summarise", "synthesis_role"},
+		"review":       {"max_claims", "claim_chars", "critique_chars", "retries"},
+		"sampling":     {"propose", "review", "summary"},
+		"transcript":   {"dir", "tokens"},
+		"tui":          {"theme"},
+		"broker":       {"vram_budget", "priors", "default_prior", "diversity"},
+		"roles":        {"persona"},
+	}
+	parent := ""
+	if len(key) > 1 {
+		parent = key[0]
+	}
+	if parent == "sampling" {
+		return []string{"temperature", "seed", "top_p", "num_ctx", "num_predict"}
+	}
+	if parent == "roles" {
+		return allowed["roles"]
+	}
+	return allowed[parent]
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -93,7 +93,7 @@ func reviewTurn(round int, question, anchor string, cands []reviewCandidate, rs 
 		labels[i] = c.Label
 	}
 	fmt.Fprintf(&b, `
-Evaluate every candidate (%s) exactly once. For each give:
+Evaluate every candidate (%s) exactly once: reply with a JSON object with one key per candidate label. For each give:
 - weight: endorsement from -100 to 100. Bands: -100..-50 wrong; -50..-10 major flaws; -10..10 neutral; 10..50 solid; 50..85 strong; 85..100 verified (you checked it).
 - stance: support, oppose or neutral.
 - claims: up to %d pivotal claims quoted briefly, each with verdict verified, contested, unverified or wrong.
@@ -105,9 +105,12 @@ Reply with JSON only.`, strings.Join(labels, ", "), rs.MaxClaims, rs.CritiqueCha
 // Stances a reviewer may take.
 var stances = []string{"support", "oppose", "neutral"}
 
-// reviewSchema is the JSON schema for a review of the given labels. Every
-// string is length-bounded and every array size-bounded so that even a weak
-// model's constrained output is complete JSON within its token limit.
+// reviewSchema is the JSON schema for a review of the given labels: an
+// object with one required property per label, so each candidate is scored
+// exactly once by construction (an array of {candidate: enum} lets a weak
+// model score one candidate twice and miss another). Every string is
+// length-bounded and every array size-bounded so that even a weak model's
+// constrained output is complete JSON within its token limit.
 func reviewSchema(labels []string, rs ReviewSettings) json.RawMessage {
 	claim := map[string]any{
 		"type": "object",
@@ -115,69 +118,82 @@ func reviewSchema(labels []string, rs ReviewSettings) json.RawMessage {
 			"claim":   map[string]any{"type": "string", "maxLength": rs.ClaimChars},
 			"verdict": map[string]any{"type": "string", "enum": []string{VerdictVerified, VerdictContested, VerdictUnverified, VerdictWrong}},
 		},
-		"required": []string{"claim", "verdict"},
+		"required":             []string{"claim", "verdict"},
+		"additionalProperties": false,
 	}
 	item := map[string]any{
 		"type": "object",
 		"properties": map[string]any{
-			"candidate": map[string]any{"type": "string", "enum": labels},
-			"weight":    map[string]any{"type": "integer", "minimum": -100, "maximum": 100},
-			"stance":    map[string]any{"type": "string", "enum": stances},
-			"claims":    map[string]any{"type": "array", "items": claim, "maxItems": rs.MaxClaims},
-			"critique":  map[string]any{"type": "string", "maxLength": rs.CritiqueChars},
+			"weight":   map[string]any{"type": "integer", "minimum": -100, "maximum": 100},
+			"stance":   map[string]any{"type": "string", "enum": stances},
+			"claims":   map[string]any{"type": "array", "items": claim, "maxItems": rs.MaxClaims},
+			"critique": map[string]any{"type": "string", "maxLength": rs.CritiqueChars},
 		},
-		"required": []string{"candidate", "weight", "stance", "claims", "critique"},
+		"required":             []string{"weight", "stance", "claims", "critique"},
+		"additionalProperties": false,
+	}
+	props := map[string]any{}
+	for _, l := range labels {
+		props[l] = item
 	}
 	schema := map[string]any{
-		"type": "object",
-		"properties": map[string]any{
-			"evaluations": map[string]any{"type": "array", "items": item, "minItems": len(labels), "maxItems": len(labels)},
-		},
-		"required": []string{"evaluations"},
+		"type":                 "object",
+		"properties":           props,
+		"required":             labels,
+		"additionalProperties": false,
 	}
 	raw, _ := json.Marshal(schema) // maps of plain values always marshal
 	return raw
 }
 
-// rawReview is the JSON a reviewer returns.
-type rawReview struct {
-	Evaluations []struct {
-		Candidate string `json:"candidate"`
-		Weight    *int   `json:"weight"`
-		Stance    string `json:"stance"`
-		Claims    []struct {
-			Claim   string `json:"claim"`
-			Verdict string `json:"verdict"`
-		} `json:"claims"`
-		Critique string `json:"critique"`
-	} `json:"evaluations"`
+// rawEvaluation is one candidate's entry in a reviewer's JSON.
+type rawEvaluation struct {
+	Weight *int   `json:"weight"`
+	Stance string `json:"stance"`
+	Claims []struct {
+		Claim   string `json:"claim"`
+		Verdict string `json:"verdict"`
+	} `json:"claims"`
+	Critique string `json:"critique"`
 }
 
 // parseReview validates a reviewer's reply against the labels it was shown.
-// Valid JSON can still be wrong — a candidate scored twice, another missing —
-// and that check is ours, not the server's.
+// Valid JSON can still be wrong — a candidate scored twice (a repeated key),
+// another missing, a weight out of range — and that check is ours, not the
+// server's.
 func parseReview(content string, labels map[string]string, rs ReviewSettings) ([]Evaluation, error) {
-	var raw rawReview
-	dec := json.NewDecoder(strings.NewReader(content))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("reply is not the requested JSON: %w", err)
+	keys, err := objectKeys(content)
+	if err != nil {
+		return nil, fmt.Errorf("reply is not the requested JSON object: %w", err)
 	}
 	seen := map[string]bool{}
-	var out []Evaluation
-	for i, e := range raw.Evaluations {
-		author, ok := labels[e.Candidate]
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("evaluation %d scores unknown candidate %q", i+1, e.Candidate)
-		case seen[e.Candidate]:
-			return nil, fmt.Errorf("candidate %s is scored twice", e.Candidate)
-		case e.Weight == nil:
-			return nil, fmt.Errorf("candidate %s has no weight", e.Candidate)
-		case *e.Weight < -100 || *e.Weight > 100:
-			return nil, fmt.Errorf("candidate %s has weight %d outside [-100, 100]", e.Candidate, *e.Weight)
+	for _, k := range keys {
+		if seen[k] {
+			return nil, fmt.Errorf("candidate %s is scored twice", k)
 		}
-		seen[e.Candidate] = true
-		ev := Evaluation{Author: author, Label: e.Candidate, Weight: *e.Weight, Stance: e.Stance,
+		if _, ok := labels[k]; !ok {
+			return nil, fmt.Errorf("reply scores unknown candidate %q", k)
+		}
+		seen[k] = true
+	}
+	for label := range labels {
+		if !seen[label] {
+			return nil, fmt.Errorf("candidate %s is missing", label)
+		}
+	}
+	var raw map[string]rawEvaluation
+	if err := json.Unmarshal([]byte(strings.TrimSpace(content)), &raw); err != nil {
+		return nil, fmt.Errorf("reply is not the requested JSON: %w", err)
+	}
+	var out []Evaluation
+	for label, e := range raw {
+		switch {
+		case e.Weight == nil:
+			return nil, fmt.Errorf("candidate %s has no weight", label)
+		case *e.Weight < -100 || *e.Weight > 100:
+			return nil, fmt.Errorf("candidate %s has weight %d outside [-100, 100]", label, *e.Weight)
+		}
+		ev := Evaluation{Author: labels[label], Label: label, Weight: *e.Weight, Stance: e.Stance,
 			Critique: truncate(cleanText(e.Critique), rs.CritiqueChars)}
 		for _, c := range e.Claims {
 			if len(ev.Claims) == rs.MaxClaims {
@@ -195,13 +211,37 @@ func parseReview(content string, labels map[string]string, rs ReviewSettings) ([
 		}
 		out = append(out, ev)
 	}
-	for label := range labels {
-		if !seen[label] {
-			return nil, fmt.Errorf("candidate %s is missing", label)
-		}
-	}
 	sortEvaluations(out)
 	return out, nil
+}
+
+// objectKeys lists the top-level keys of a JSON object in order, repeats
+// included (encoding/json would silently keep the last).
+func objectKeys(s string) ([]string, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("want an object, got %v", tok)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return keys, nil
 }
 
 func sortEvaluations(es []Evaluation) {

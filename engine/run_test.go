@@ -228,7 +228,7 @@ func TestReviewRetryThenAbstain(t *testing.T) {
 	// once, then abstains, and its ballot counts for nothing.
 	be := &models.Scripted{Reply: func(req models.Request) (string, error) {
 		if req.Model == "qwen2.5:7b" && len(req.Format) > 0 {
-			return `{"evaluations":[{"candidate":"A","weight":50`, nil
+			return `{"A":{"weight":50`, nil
 		}
 		return models.DefaultReply(req)
 	}}
@@ -267,20 +267,22 @@ func TestReviewRetryThenAbstain(t *testing.T) {
 func TestParseReviewRejectsWrongCoverage(t *testing.T) {
 	labels := map[string]string{"A": "agent-2", "B": "agent-3"}
 	rs := DefaultSettings().Review
+	ok := `{"weight":1,"stance":"neutral","claims":[],"critique":""}`
 	for name, in := range map[string]string{
-		"scored twice":  `{"evaluations":[{"candidate":"A","weight":1,"stance":"neutral","claims":[],"critique":""},{"candidate":"A","weight":2,"stance":"neutral","claims":[],"critique":""}]}`,
-		"missing":       `{"evaluations":[{"candidate":"A","weight":1,"stance":"neutral","claims":[],"critique":""}]}`,
-		"unknown":       `{"evaluations":[{"candidate":"A","weight":1,"stance":"neutral","claims":[],"critique":""},{"candidate":"C","weight":2,"stance":"neutral","claims":[],"critique":""}]}`,
-		"out of range":  `{"evaluations":[{"candidate":"A","weight":101,"stance":"neutral","claims":[],"critique":""},{"candidate":"B","weight":2,"stance":"neutral","claims":[],"critique":""}]}`,
-		"no weight":     `{"evaluations":[{"candidate":"A","stance":"neutral","claims":[],"critique":""},{"candidate":"B","weight":2,"stance":"neutral","claims":[],"critique":""}]}`,
-		"broken json":   `{"evaluations":[{"candidate":"A"`,
+		"scored twice":  `{"A":` + ok + `,"A":` + ok + `,"B":` + ok + `}`,
+		"missing":       `{"A":` + ok + `}`,
+		"unknown":       `{"A":` + ok + `,"B":` + ok + `,"C":` + ok + `}`,
+		"out of range":  `{"A":{"weight":101,"stance":"neutral","claims":[],"critique":""},"B":` + ok + `}`,
+		"no weight":     `{"A":{"stance":"neutral","claims":[],"critique":""},"B":` + ok + `}`,
+		"broken json":   `{"A":{"weight":1`,
 		"not an object": `[1,2]`,
+		"trailing junk": `{"A":` + ok + `,"B":` + ok + `} {`,
 	} {
 		if _, err := parseReview(in, labels, rs); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	evs, err := parseReview(`{"evaluations":[{"candidate":"B","weight":-30,"stance":"oppose","claims":[{"claim":"x=2","verdict":"wrong"}],"critique":"bad"},{"candidate":"A","weight":70,"stance":"support","claims":[],"critique":"good"}]}`, labels, rs)
+	evs, err := parseReview(`{"B":{"weight":-30,"stance":"oppose","claims":[{"claim":"x=2","verdict":"wrong"}],"critique":"bad"},"A":{"weight":70,"stance":"support","claims":[],"critique":"good"}}`, labels, rs)
 	if err != nil {
 		t.Fatal(err)
 	}

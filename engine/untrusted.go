@@ -12,9 +12,12 @@ import (
 // reviewers by claiming an identity, posing as the system, or reaching out
 // of the fence it is quoted in.
 
-// cleanText drops control characters (terminal escapes included) except
-// newlines and tabs, and replaces invalid UTF-8. Prompts never need them and
-// a model's noise is full of them.
+// CleanText drops control characters (terminal escapes included: ESC, CSI,
+// C1) except newlines and tabs, and replaces invalid UTF-8. Prompts never
+// need them, a model's noise is full of them, and a terminal must never
+// receive them from a model.
+func CleanText(s string) string { return cleanText(s) }
+
 func cleanText(s string) string {
 	if !needsCleaning(s) {
 		return s

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/engine/config"
+	"github.com/nsed/nsed/models"
+)
+
+func init() {
+	commands["run"] = command{summary: "run a deliberation on a question (live TUI, or --headless)", run: cmdRun}
+}
+
+// liveSetup is what the live TUI needs to drive a run. The TUI adds its own
+// sink (a bridge into Bubble Tea) when it creates the run, runs it, and on
+// quit cancels it and waits for run_ended before exiting.
+type liveSetup struct {
+	Question       string
+	Agents         []engine.AgentInfo
+	Settings       engine.Settings
+	Theme          string
+	TranscriptPath string
+	// NewRun creates the run with sink added to the transcript's.
+	NewRun func(sink engine.Sink) (*engine.Run, error)
+	// Models lists the reachable models for the rebind picker.
+	Models func(ctx context.Context) ([]models.ModelInfo, error)
+}
+
+// liveTUI opens the live TUI; tui.go sets it.
+var liveTUI func(ctx context.Context, io stdio, s liveSetup) error
+
+// runFlags are the flags shared by every command that starts a deliberation.
+type runFlags struct {
+	config, host, models, transcript, theme, file string
+	rounds                                        int
+	headless, json                                bool
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "read this nsed.toml (default ./nsed.toml, else the built-in one)")
+	fs.StringVar(&f.host, "host", "", "Ollama host:port (default $OLLAMA_HOST, else the config's first host)")
+	fs.StringVar(&f.models, "models", "", "bind agents to these Ollama models in order, comma-separated")
+	fs.IntVar(&f.rounds, "rounds", 0, "maximum rounds (overrides the config)")
+	fs.StringVar(&f.transcript, "transcript", "", "write the run's JSONL transcript here (default: the config's transcript dir)")
+	fs.StringVar(&f.theme, "theme", "", "TUI theme: dark, light or high-contrast")
+}
+
+// parseInterleaved lets flags follow the question: `nsed run "q" --rounds 2`.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return rest, nil
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+}
+
+// setup is a configured, checked deliberation ready to run.
+type setup struct {
+	cfg      *config.File
+	settings engine.Settings
+	agents   []engine.AgentInfo
+	backend  *models.Ollama
+	hosts    []string
+	question string
+}
+
+// prepare loads the configuration, applies flags, and checks that every
+// server answers and every model exists — before any round starts.
+func prepare(ctx context.Context, f *runFlags, question string) (*setup, error) {
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	s := &setup{cfg: cfg, settings: cfg.Settings(), agents: cfg.AgentInfos(), question: question}
+	if f.rounds > 0 {
+		s.settings.MaxRounds = f.rounds
+		if s.settings.MinRounds > f.rounds {
+			s.settings.MinRounds = f.rounds
+		}
+	}
+	if f.models != "" {
+		if s.agents, err = bindModels(s.agents, f.models); err != nil {
+			return nil, &usageError{err}
+		}
+	}
+	if err := s.settings.Validate(); err != nil {
+		return nil, usagef("settings: %v", err)
+	}
+	// Host precedence: --host, then OLLAMA_HOST, then the config.
+	s.hosts = cfg.Ollama.Hosts
+	if env := os.Getenv("OLLAMA_HOST"); env != "" {
+		s.hosts = append([]string{env}, s.hosts[1:]...)
+	}
+	if f.host != "" {
+		s.hosts = append([]string{f.host}, s.hosts[1:]...)
+	}
+	if s.backend, err = models.NewOllama(s.hosts...); err != nil {
+		return nil, usagef("%v", err)
+	}
+	used := map[string]bool{}
+	for _, a := range s.agents {
+		used[a.Host] = true
+	}
+	for h := range used {
+		if _, err := s.backend.Ping(ctx, h); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range s.agents {
+		if err := s.backend.CheckModel(ctx, a.Host, a.Model); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// bindModels binds agents to the listed models in order. More models than
+// agents adds agents, cycling through the configured roles.
+func bindModels(agents []engine.AgentInfo, list string) ([]engine.AgentInfo, error) {
+	var names []string
+	for _, m := range strings.Split(list, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			names = append(names, m)
+		}
+	}
+	if len(names) < 2 || len(names) > 8 {
+		return nil, fmt.Errorf("--models needs 2 to 8 comma-separated model names, got %d", len(names))
+	}
+	out := make([]engine.AgentInfo, len(names))
+	for i, m := range names {
+		base := agents[i%len(agents)]
+		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: base.Role, Host: base.Host, Model: m}
+	}
+	return out, nil
+}
+
+func readQuestion(rest []string, file string, in io.Reader) (string, error) {
+	switch {
+	case file == "-":
+		b, err := io.ReadAll(in)
+		return strings.TrimSpace(string(b)), err
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usagef("question file: %v", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return strings.TrimSpace(strings.Join(rest, " ")), nil
+}
+
+func cmdRun(ctx context.Context, io stdio, args []string) int {
+	fs := flag.NewFlagSet("nsed run", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	var f runFlags
+	f.register(fs)
+	fs.BoolVar(&f.headless, "headless", false, "no TUI: print a compact live log and the answer")
+	fs.BoolVar(&f.json, "json", false, "with --headless: print every event as JSON Lines instead")
+	fs.StringVar(&f.file, "f", "", "read the question from this file (- for stdin)")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "Usage: nsed run [flags] \"question\"   (or -f question.txt)")
+		fs.PrintDefaults()
+	}
+	rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	question, err := readQuestion(rest, f.file, io.in)
+	if err != nil {
+		fmt.Fprintln(io.err, "nsed:", err)
+		return exitCode(err)
+	}
+	if question == "" {
+		fmt.Fprintln(io.err, "nsed run: no question: pass it as an argument or with -f FILE")
+		return exitUsage
+	}
+	if f.json && !f.headless {
+		f.headless = true
+	}
+	if !f.headless && liveTUI == nil {
+		fmt.Fprintln(io.err, "nsed: this binary has no TUI; use --headless")
+		return exitUsage
+	}
+	err = deliberate(ctx, io, &f, question)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(io.err, "nsed:", err)
+	}
+	return exitCode(err)
+}
+
+// deliberate prepares and runs one deliberation, headless or in the TUI. The
+// transcript is closed (and so on disk) before it returns, whatever happened.
+func deliberate(ctx context.Context, io stdio, f *runFlags, question string) error {
+	s, err := prepare(ctx, f, question)
+	if err != nil {
+		return err
+	}
+	runID := engine.NewRunID(timeNow())
+	path := f.transcript
+	if path == "" {
+		path = filepath.Join(s.cfg.TranscriptDir(), runID+".jsonl")
+	}
+	tw, err := engine.CreateTranscript(path, s.cfg.Transcript.Tokens)
+	if err != nil {
+		return err
+	}
+	meter := &models.Meter{}
+	newRun := func(sink engine.Sink) (*engine.Run, error) {
+		return engine.New(engine.Config{
+			Question: s.question, Agents: s.agents, Settings: s.settings,
+			Backend: s.backend, Sink: engine.Tee(tw, sink), RunID: runID, Meter: meter,
+		})
+	}
+	var runErr error
+	if f.headless {
+		var sink engine.Sink
+		if f.json {
+			jw := engine.NewTranscriptWriter(io.out, true)
+			defer jw.Close()
+			sink = jw
+		} else {
+			sink = newPrinter(io.out)
+		}
+		r, err := newRun(sink)
+		if err != nil {
+			tw.Close()
+			return err
+		}
+		if !f.json {
+			fmt.Fprintf(io.err, "nsed: run %s · transcript %s\n", runID, path)
+		}
+		_, runErr = r.Run(ctx)
+	} else {
+		theme := s.cfg.TUI.Theme
+		if f.theme != "" {
+			theme = f.theme
+		}
+		runErr = liveTUI(ctx, io, liveSetup{
+			Question: s.question, Agents: s.agents, Settings: s.settings, Theme: theme,
+			TranscriptPath: path, NewRun: newRun,
+			Models: func(ctx context.Context) ([]models.ModelInfo, error) { return listModels(ctx, s.backend, meter) },
+		})
+	}
+	if err := tw.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if !f.json {
+		fmt.Fprintf(io.err, "nsed: transcript saved to %s\n", path)
+	}
+	return runErr
+}
+
+// listModels gathers telemetry from every configured host; unreachable
+// hosts are skipped unless none answers.
+func listModels(ctx context.Context, o *models.Ollama, meter *models.Meter) ([]models.ModelInfo, error) {
+	var out []models.ModelInfo
+	var errs []error
+	for _, h := range o.Hosts() {
+		ms, err := o.Models(ctx, h, meter)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, ms...)
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// exitCodeForModelErr maps model-server failures to their exit codes.
+func exitCodeForModelErr(err error) int {
+	switch {
+	case errors.Is(err, models.ErrUnreachable):
+		return exitUnreachable
+	case errors.Is(err, models.ErrModelNotFound):
+		return exitNoModel
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return exitUsage
+	}
+	return exitFailed
+}

@@ -165,12 +165,12 @@ func (st *consensusState) update(ctx context.Context, ev roundEvidence, gs GateS
 	}
 	sortItems(kept, t, gs.Gamma)
 
-	if EstimateTokens(renderState(kept, "")) > gs.BudgetTokens && summarise != nil {
+	if EstimateTokens(renderState(kept, renderFull)) > gs.BudgetTokens && summarise != nil {
 		kept, out.Summarised = st.summarise(ctx, kept, t, gs, summarise, out)
 	}
 	// Truncate: drop the lowest-retention items (never the leader) until the
 	// brief fits; a lone oversized item is cut.
-	for EstimateTokens(renderState(kept, "")) > gs.BudgetTokens {
+	for EstimateTokens(renderState(kept, renderFull)) > gs.BudgetTokens {
 		out.Truncated = true
 		if len(kept) > 1 {
 			last := kept[len(kept)-1]
@@ -178,7 +178,7 @@ func (st *consensusState) update(ctx context.Context, ev roundEvidence, gs GateS
 			kept = kept[:len(kept)-1]
 			continue
 		}
-		over := len(renderState(kept, "")) - gs.BudgetTokens*4
+		over := len(renderState(kept, renderFull)) - gs.BudgetTokens*4
 		kept[0].Text = truncate(kept[0].Text, max(0, len(kept[0].Text)-over-8))
 		if kept[0].Text == "…" || kept[0].Text == "" {
 			kept = nil
@@ -188,7 +188,7 @@ func (st *consensusState) update(ctx context.Context, ev roundEvidence, gs GateS
 	for _, it := range kept {
 		out.Kept = append(out.Kept, gateItem(it, it.retention(t, gs.Gamma)))
 	}
-	out.State = renderState(kept, "")
+	out.State = renderState(kept, renderFull)
 	out.StateTokens = EstimateTokens(out.State)
 	return out
 }
@@ -205,11 +205,11 @@ func (st *consensusState) summarise(ctx context.Context, kept []stateItem, t int
 			rest = append(rest, it)
 		}
 	}
-	room := gs.BudgetTokens*4 - len(renderState(head, "")) - 64
+	room := gs.BudgetTokens*4 - len(renderState(head, renderFull)) - 64
 	if room < 64 || len(rest) == 0 {
 		return kept, false
 	}
-	text, err := fn(ctx, renderState(rest, ""), room)
+	text, err := fn(ctx, renderState(rest, renderAnon), room)
 	text = strings.TrimSpace(cleanText(text))
 	if err != nil || text == "" {
 		return kept, false
@@ -239,12 +239,18 @@ func sortItems(items []stateItem, t int, gamma float64) {
 	})
 }
 
-// renderState writes the brief. With forAgent set, critiques of other
-// agents are left out and the agent's own are left to the proposal prompt
-// (this is the shared part every agent sees); with forAgent empty it is
-// the full state, for the transcript and the budget. Agent ids appear only
-// in the full state, which no model sees.
-func renderState(items []stateItem, forAgent string) string {
+// How a state is rendered: in full (for the transcript and the budget, with
+// agent ids, which no model sees), shared (what every agent's proposal
+// prompt carries: critiques go to their own agent separately), or anonymous
+// (everything, ids removed: for the synthesis summary).
+const (
+	renderFull   = ""
+	renderShared = "shared"
+	renderAnon   = "anonymous"
+)
+
+// renderState writes the brief in one of the modes above.
+func renderState(items []stateItem, mode string) string {
 	byKind := map[string][]stateItem{}
 	for _, it := range items {
 		byKind[it.Kind] = append(byKind[it.Kind], it)
@@ -252,7 +258,7 @@ func renderState(items []stateItem, forAgent string) string {
 	var b strings.Builder
 	for _, kind := range []string{ItemLeader, ItemHuman, ItemSummary, ItemClaim, ItemFinding, ItemCritique} {
 		list := byKind[kind]
-		if len(list) == 0 || (forAgent != "" && kind == ItemCritique) {
+		if len(list) == 0 || (mode == renderShared && kind == ItemCritique) {
 			continue
 		}
 		switch kind {
@@ -277,7 +283,11 @@ func renderState(items []stateItem, forAgent string) string {
 			case ItemClaim:
 				fmt.Fprintf(&b, "- [%s] %s\n", it.Verdict, it.Text)
 			case ItemCritique:
-				fmt.Fprintf(&b, "- (of %s) %s\n", it.Agent, it.Text)
+				if mode == renderFull {
+					fmt.Fprintf(&b, "- (of %s) %s\n", it.Agent, it.Text)
+				} else {
+					fmt.Fprintf(&b, "- %s\n", it.Text)
+				}
 			default:
 				fmt.Fprintf(&b, "- %s\n", it.Text)
 			}

@@ -253,7 +253,7 @@ func sortEvaluations(es []Evaluation) {
 }
 
 var (
-	finalAnswerLine = regexp.MustCompile(`(?im)^[ \t*#>_-]*(?:final answer|final solution|answer)[ \t*_]*[:：][ \t]*(.*)$`)
+	finalAnswerLine = regexp.MustCompile(`(?im)^[ \t*#>_-]*(?:final answer|final solution|answer)[ \t*_]*[:：][ \t*_]*(.*)$`)
 	boxed           = regexp.MustCompile(`\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}`)
 )
 

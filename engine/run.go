@@ -519,7 +519,7 @@ func (r *Run) persona(role string) string {
 func (r *Run) propose(ctx context.Context, round int, state *consensusState, prev []proposal, prevSupport map[string]float64, human []string) ([]proposal, error) {
 	agents := r.Agents()
 	s := r.cfg.Settings
-	brief := renderState(state.items, "shared")
+	brief := renderState(state.items, renderShared)
 	for _, h := range human { // messages that arrived since the last gate
 		if !strings.Contains(brief, h) {
 			brief = strings.TrimSpace(brief + "\nMessage from the human moderator: " + truncate(cleanText(h), maxHumanChars))
@@ -533,15 +533,14 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 		var own *ownPrevious
 		for _, p := range prev {
 			if p.agent == a.ID {
+				// The agent's own text may quote or name others: it is still
+				// untrusted model output.
 				own = &ownPrevious{
-					Reasoning: truncate(cleanText(reasoningOf(p.text)), s.ReasoningChars),
-					Answer:    truncate(cleanText(p.answer), maxAnswerChars),
+					Reasoning: r.red.untrusted(reasoningOf(p.text), s.ReasoningChars),
+					Answer:    r.red.untrusted(p.answer, maxAnswerChars),
 					Support:   round2(prevSupport[a.ID]), Rank: ranks[a.ID], Of: len(prevSupport),
 					Critiques: state.critiquesOf(a.ID),
 				}
-				// The agent's own text may quote other agents; it is still
-				// untrusted model output.
-				own.Reasoning = neutralise(own.Reasoning)
 			}
 		}
 		msgs := []models.Message{

@@ -107,14 +107,19 @@ func newRedactor(agents []AgentInfo, roles map[string]Role) *redactor {
 	for i, n := range names {
 		quoted[i] = regexp.QuoteMeta(n)
 	}
-	return &redactor{re: regexp.MustCompile(`(?i)(` + strings.Join(quoted, "|") + `)`)}
+	// Whole words only: the role "critic" must not eat "criticised".
+	return &redactor{re: regexp.MustCompile(`(?i)(^|[^\pL\pN_])(` + strings.Join(quoted, "|") + `)([^\pL\pN_]|$)`)}
 }
 
 func (r *redactor) redact(s string) string {
 	if r == nil || r.re == nil {
 		return s
 	}
-	return r.re.ReplaceAllString(s, "[redacted]")
+	// Twice, because adjacent names share the separator between them.
+	for range 2 {
+		s = r.re.ReplaceAllString(s, "${1}[redacted]${3}")
+	}
+	return s
 }
 
 func sortByLenDesc(s []string) {

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsed/nsed/engine"
+)
+
+func testServer(t *testing.T) (string, []string) {
+	t.Helper()
+	host, list := os.Getenv("NSED_TEST_OLLAMA_HOST"), os.Getenv("NSED_TEST_MODELS")
+	if host == "" || list == "" {
+		t.Skip("NSED_TEST_OLLAMA_HOST/NSED_TEST_MODELS unset: no real Ollama server (bash .ci/ollama.sh start)")
+	}
+	return host, strings.Split(list, ",")
+}
+
+// tinyConfig bounds a run so tiny random models finish in seconds.
+const tinyConfig = `
+[deliberation]
+min_rounds = 1
+max_rounds = 2
+[gate]
+budget_tokens = 150
+[review]
+claim_chars = 40
+critique_chars = 60
+[sampling.propose]
+num_predict = 120
+[sampling.review]
+num_predict = 500
+[sampling.summary]
+num_predict = 200
+`
+
+func writeConfig(t *testing.T, extra string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "nsed.toml")
+	if err := os.WriteFile(p, []byte(tinyConfig+extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runCLI(ctx context.Context, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := dispatch(ctx, stdio{strings.NewReader(""), &out, &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+func TestRunHeadlessAgainstOllama(t *testing.T) {
+	host, names := testServer(t)
+	tr := filepath.Join(t.TempDir(), "run.jsonl")
+	code, out, errs := runCLI(context.Background(), "run", "--headless", "--config", writeConfig(t, ""), "--host", host,
+		"--models", strings.Join(names[:3], ","), "--transcript", tr, "What is 6 times 7?")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"[r1 propose] agent-1 proposed", "[r1 review] agent-2", "support:", "state ", "== completed", "answer (agent-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.ContainsAny(out, "\x1b\x07\x9b") {
+		t.Error("model text reached the terminal with control characters")
+	}
+	evs, err := engine.ReadTranscriptFile(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end, ok := evs[len(evs)-1].(*engine.RunEnded); !ok || end.Status != engine.StatusCompleted {
+		t.Fatalf("transcript ends with %T", evs[len(evs)-1])
+	}
+}
+
+func TestRunJSONPrintsEvents(t *testing.T) {
+	host, names := testServer(t)
+	code, out, errs := runCLI(context.Background(), "run", "--json", "--config", writeConfig(t, ""), "--host", host,
+		"--models", strings.Join(names[:2], ","), "--rounds", "1", "--transcript", filepath.Join(t.TempDir(), "t.jsonl"), "q?")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	evs, err := engine.ReadTranscript(strings.NewReader(out))
+	if err != nil || len(evs) < 10 {
+		t.Fatalf("stdout is not a transcript: %d events, %v", len(evs), err)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	cfg := writeConfig(t, "")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no question", []string{"run", "--headless", "--config", cfg}, exitUsage, "no question"},
+		{"bad flag", []string{"run", "--headless", "--bogus", "q"}, exitUsage, "bogus"},
+		{"bad config", []string{"run", "--headless", "--config", writeConfig(t, "[gate]\ngama = 1\n"), "q"}, exitUsage, "nsed.toml:"},
+		{"one model", []string{"run", "--headless", "--config", cfg, "--models", "a", "q"}, exitUsage, "2 to 8"},
+		{"unreachable", []string{"run", "--headless", "--config", cfg, "--host", "127.0.0.1:9", "q"}, exitUnreachable, "cannot reach Ollama at 127.0.0.1:9"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := runCLI(context.Background(), tc.args...)
+			if code != tc.code || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errs, tc.want)
+			}
+		})
+	}
+	host, _ := testServer(t)
+	code, _, errs := runCLI(context.Background(), "run", "--headless", "--config", cfg, "--host", host, "--models", "tiny-a,not-pulled:7b", "q")
+	if code != exitNoModel || !strings.Contains(errs, `model "not-pulled:7b"`) || !strings.Contains(errs, "ollama pull not-pulled:7b") {
+		t.Fatalf("missing model: exit %d, %q", code, errs)
+	}
+}
+
+// Ctrl-C on the real binary: the run stops within a second and the
+// transcript on disk ends with a cancelled run_ended event.
+func TestInterruptSavesTranscript(t *testing.T) {
+	host, names := testServer(t)
+	bin := filepath.Join(t.TempDir(), "nsed")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	tr := filepath.Join(t.TempDir(), "run.jsonl")
+	cfg := filepath.Join(t.TempDir(), "long.toml")
+	os.WriteFile(cfg, []byte(strings.Replace(tinyConfig, "num_predict = 120", "num_predict = 100000", 1)), 0o644)
+	cmd := exec.Command(bin, "run", "--headless", "--config", cfg, "--host", host, "--models", strings.Join(names[:3], ","), "--transcript", tr, "Write a long essay.")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until proposals are streaming.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(tr); bytes.Contains(b, []byte(`"kind":"token"`)) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	took := time.Since(sent)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitCancelled {
+		t.Fatalf("exit: %v\n%s", err, out.String())
+	}
+	if took > 2*time.Second {
+		t.Errorf("took %v to stop after Ctrl-C", took)
+	}
+	t.Logf("stopped %v after SIGINT", took)
+	evs, err := engine.ReadTranscriptFile(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, ok := evs[len(evs)-1].(*engine.RunEnded)
+	if !ok || end.Status != engine.StatusCancelled {
+		t.Fatalf("transcript ends with %T %+v", evs[len(evs)-1], evs[len(evs)-1])
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -231,5 +234,60 @@ func TestOllamaRebindMidRun(t *testing.T) {
 	}
 	if rb == nil || rb.Round != 2 || rb.To.Model != names[1] || rb.From.Model != names[0] {
 		t.Fatalf("rebound event %+v", rb)
+	}
+}
+
+// The server dies mid-run (a proxy in front of the real one goes away): the
+// run fails cleanly with the unreachable error and still ends with
+// run_ended, so the transcript is complete.
+func TestOllamaServerDiesMidRun(t *testing.T) {
+	_, names := realOllama(t)
+	target, _ := url.Parse("http://" + os.Getenv("NSED_TEST_OLLAMA_HOST"))
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	o, err := models.NewOllama(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents := testAgents()
+	for i := range agents {
+		agents[i].Model = names[i]
+	}
+	s := tinySettings()
+	s.MinRounds, s.MaxRounds = 3, 3
+	rec := &recorder{}
+	var once sync.Once
+	sink := SinkFunc(func(e Event) {
+		rec.Emit(e)
+		if p, ok := e.(*PhaseStarted); ok && p.Round == 2 && p.Phase == PhaseReview {
+			once.Do(func() {
+				proxy.CloseClientConnections()
+				proxy.Listener.Close()
+			})
+		}
+	})
+	r, err := New(Config{Question: "q?", Agents: agents, Settings: s, Backend: o, Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background())
+	if err == nil {
+		// Reviews that fail abstain; the run then fails at the next proposals.
+		t.Fatalf("run survived a dead server: %+v", res.Ended)
+	}
+	if !errors.Is(err, models.ErrUnreachable) || res.Ended.Status != StatusFailed || res.Ended.Error == "" {
+		t.Fatalf("err = %v, ended %+v", err, res.Ended)
+	}
+	if res.Ended.Winner == "" || res.Ended.Answer == "" && res.Ended.Proposal == "" {
+		t.Errorf("the last known leader is lost: %+v", res.Ended)
+	}
+	failed := 0
+	for _, e := range rec.events() {
+		if _, ok := e.(*AgentFailed); ok {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Error("no agent_failed events for the dead server")
 	}
 }

@@ -331,34 +331,34 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 		var err error
 		var in []string
 		if in, err = r.boundary(ctx, round, PhasePropose); err != nil {
-			return r.fail(ctx, round, last, lastSupport, err)
+			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
 		human = append(human, in...)
 		r.emit(&PhaseStarted{}, KindPhaseStarted, round, PhasePropose, "")
 		props, err := r.propose(ctx, round, &state, prevProps, prevSupport, human)
 		if err != nil {
-			return r.fail(ctx, round, last, lastSupport, err)
+			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
 
 		if in, err = r.boundary(ctx, round, PhaseReview); err != nil {
-			return r.fail(ctx, round, props, nil, err)
+			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
 		human = append(human, in...)
 		r.emit(&PhaseStarted{}, KindPhaseStarted, round, PhaseReview, "")
 		reviews, err := r.review(ctx, round, props)
 		if err != nil {
-			return r.fail(ctx, round, props, nil, err)
+			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
 
 		if in, err = r.boundary(ctx, round, PhaseVote); err != nil {
-			return r.fail(ctx, round, props, nil, err)
+			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
 		human = append(human, in...)
 		r.emit(&PhaseStarted{}, KindPhaseStarted, round, PhaseVote, "")
 		votes := r.vote(round, props, reviews)
 
 		if in, err = r.boundary(ctx, round, PhaseConsensus); err != nil {
-			return r.fail(ctx, round, props, votes.Support, err)
+			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
 		human = append(human, in...)
 		r.emit(&PhaseStarted{}, KindPhaseStarted, round, PhaseConsensus, "")
@@ -374,7 +374,7 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 			answers: answers, support: votes.Support, reviews: reviews, human: human}, s.Gate, r.red, r.summariser(round))
 		human = nil
 		if ctx.Err() != nil {
-			return r.fail(ctx, round, props, votes.Support, ctx.Err())
+			return r.fail(ctx, round-1, last, lastSupport, ctx.Err())
 		}
 		r.emit(cu, KindConsensusUpdated, round, PhaseConsensus, "")
 
@@ -425,12 +425,13 @@ func (r *Run) preflight(ctx context.Context) error {
 	return nil
 }
 
-// fail ends a run interrupted by cancellation or a fatal error.
-func (r *Run) fail(ctx context.Context, round int, props []proposal, support map[string]float64, err error) (Result, error) {
+// fail ends a run interrupted by cancellation or a fatal error, reporting
+// the last completed round's leader as its answer.
+func (r *Run) fail(ctx context.Context, completed int, props []proposal, support map[string]float64, err error) (Result, error) {
 	if ctx.Err() != nil {
-		return r.end(round, props, support, StatusCancelled, StopCancelled, ctx.Err()), ctx.Err()
+		return r.end(completed, props, support, StatusCancelled, StopCancelled, ctx.Err()), ctx.Err()
 	}
-	return r.end(round, props, support, StatusFailed, StopFailed, err), err
+	return r.end(completed, props, support, StatusFailed, StopFailed, err), err
 }
 
 func (r *Run) end(rounds int, props []proposal, support map[string]float64, status, reason string, err error) Result {

@@ -311,7 +311,7 @@ type RunEnded struct {
 	Winner       string         `json:"winner,omitempty"`
 	Answer       string         `json:"answer,omitempty"`
 	Proposal     string         `json:"proposal,omitempty"` // the winner's whole final proposal
-	Rounds       int            `json:"rounds"` // rounds completed
+	Rounds       int            `json:"rounds"`             // rounds completed
 	PromptTokens int            `json:"prompt_tokens"`
 	OutputTokens int            `json:"output_tokens"`
 	WallMS       float64        `json:"wall_ms"`

@@ -34,6 +34,15 @@ func realOllama(t *testing.T) (*models.Ollama, []string) {
 	return o, names[:3]
 }
 
+// tinyAgents binds the test agents to the tiny models.
+func tinyAgents(names []string) []AgentInfo {
+	agents := testAgents()
+	for i := range agents {
+		agents[i].Model = names[i]
+	}
+	return agents
+}
+
 // tinySettings bound everything so tiny random models answer quickly and
 // their structured output stays complete JSON.
 func tinySettings() Settings {
@@ -77,10 +86,7 @@ func (c *countingBackend) CheckModel(ctx context.Context, host, model string) er
 
 func TestOllamaDeliberationSixRounds(t *testing.T) {
 	o, names := realOllama(t)
-	agents := testAgents()
-	for i := range agents {
-		agents[i].Model = names[i]
-	}
+	agents := tinyAgents(names)
 	s := tinySettings()
 	s.MinRounds, s.MaxRounds = 6, 6
 	be := &countingBackend{Backend: o, calls: map[string]int{}}
@@ -131,10 +137,7 @@ func TestOllamaDeliberationSixRounds(t *testing.T) {
 
 func TestOllamaCancelMidStream(t *testing.T) {
 	o, names := realOllama(t)
-	agents := testAgents()
-	for i := range agents {
-		agents[i].Model = names[i]
-	}
+	agents := tinyAgents(names)
 	s := tinySettings()
 	s.Sampling.Propose.NumPredict = 4000 // long enough to be mid-stream when cancelled
 	rec := &recorder{}
@@ -196,10 +199,7 @@ func TestOllamaMissingModelAndDeadServer(t *testing.T) {
 
 func TestOllamaRebindMidRun(t *testing.T) {
 	o, names := realOllama(t)
-	agents := testAgents()
-	for i := range agents {
-		agents[i].Model = names[i]
-	}
+	agents := tinyAgents(names)
 	s := tinySettings()
 	s.MinRounds, s.MaxRounds = 2, 2
 	rec := &recorder{}
@@ -249,10 +249,7 @@ func TestOllamaServerDiesMidRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agents := testAgents()
-	for i := range agents {
-		agents[i].Model = names[i]
-	}
+	agents := tinyAgents(names)
 	s := tinySettings()
 	s.MinRounds, s.MaxRounds = 3, 3
 	rec := &recorder{}

@@ -471,14 +471,23 @@ func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msg
 	req := models.Request{Host: a.Host, Model: a.Model, Messages: msgs, Format: format, Options: opts}
 	start := time.Now()
 	var first time.Duration
-	resp, err := r.cfg.Backend.Chat(ctx, req, func(text string) {
+	callCtx := ctx
+	if d := r.cfg.Settings.CallTimeout; d > 0 {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	resp, err := r.cfg.Backend.Chat(callCtx, req, func(text string) {
 		if first == 0 {
 			first = time.Since(start)
 		}
 		r.emit(&Token{Text: text}, KindToken, round, phase, a.ID)
 	})
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err() // a backend may return nil on cancel mid-stream
+	if err == nil && callCtx.Err() != nil {
+		err = callCtx.Err() // a backend may return nil on cancel mid-stream
+	}
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%s on %s did not answer within call_timeout (%v)", a.Model, hostOr(a.Host), r.cfg.Settings.CallTimeout)
 	}
 	if r.cfg.Meter != nil && ctx.Err() == nil {
 		r.cfg.Meter.Record(a.Host, a.Model, resp, first, err)
@@ -506,6 +515,13 @@ func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msg
 	r.totalOut += resp.OutputTokens
 	r.metricsMu.Unlock()
 	return resp, err
+}
+
+func hostOr(h string) string {
+	if h == "" {
+		return "the default host"
+	}
+	return h
 }
 
 func (r *Run) persona(role string) string {

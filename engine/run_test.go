@@ -290,3 +290,43 @@ func TestParseReviewRejectsWrongCoverage(t *testing.T) {
 		t.Fatalf("parsed %+v", evs)
 	}
 }
+
+func TestCallTimeoutAbstains(t *testing.T) {
+	// agent-3's reviews hang: it abstains after call_timeout, the others vote.
+	s := testSettings()
+	s.MinRounds, s.MaxRounds = 1, 1
+	s.CallTimeout = 100 * time.Millisecond
+	s.Review.Retries = 0
+	be := &hangingReviews{Scripted: &models.Scripted{}, model: "gemma3:4b"}
+	rec, res, err := runScripted(t, Config{Question: "q?", Agents: testAgents(), Settings: s, Backend: be})
+	if err != nil || res.Ended.Status != StatusCompleted {
+		t.Fatalf("err %v, ended %+v", err, res.Ended)
+	}
+	seen := false
+	for _, e := range rec.events() {
+		if rd, ok := e.(*ReviewDone); ok && rd.Agent == "agent-3" {
+			seen = true
+			if !rd.Abstained || !strings.Contains(rd.Reason, "call_timeout") {
+				t.Fatalf("slow reviewer: %+v", rd)
+			}
+		}
+	}
+	if !seen {
+		t.Fatal("no review from agent-3")
+	}
+}
+
+// hangingReviews never answers review calls to one model until the
+// context ends, as a stuck server would.
+type hangingReviews struct {
+	*models.Scripted
+	model string
+}
+
+func (h *hangingReviews) Chat(ctx context.Context, req models.Request, fn models.TokenFunc) (models.Response, error) {
+	if req.Model == h.model && len(req.Format) > 0 {
+		<-ctx.Done()
+		return models.Response{}, ctx.Err()
+	}
+	return h.Scripted.Chat(ctx, req, fn)
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/nsed/nsed/models"
 )
@@ -19,6 +20,9 @@ type Settings struct {
 	ReasoningChars int `toml:"reasoning_chars" json:"reasoning_chars"`
 	// ProposalChars caps how much of each proposal a reviewer is shown.
 	ProposalChars int `toml:"proposal_chars" json:"proposal_chars"`
+	// CallTimeout is each model call's deadline (0: none). A proposer that
+	// misses it sits the round out; a reviewer abstains.
+	CallTimeout time.Duration `toml:"-" json:"call_timeout_ns,omitempty"`
 
 	Stop     StopSettings     `toml:"stopping" json:"stopping"`
 	Gate     GateSettings     `toml:"gate" json:"gate"`
@@ -83,6 +87,7 @@ func DefaultSettings() Settings {
 		Credits:        100,
 		ReasoningChars: 500,
 		ProposalChars:  2000,
+		CallTimeout:    10 * time.Minute,
 		Stop:           StopSettings{Effort: 0.6, PG: 0.6, PV: 0.8, Lambda: 2, Beta: 0.005, Patience: 2},
 		Gate:           GateSettings{BudgetTokens: 600, Gamma: 0.7, DropBelow: 0.15, Summarise: true, SynthesisRole: "synthesiser"},
 		Review:         ReviewSettings{MaxClaims: 2, ClaimChars: 100, CritiqueChars: 200, Retries: 1},
@@ -126,6 +131,8 @@ func (s Settings) Validate() error {
 		return bad("review.max_claims", "must be between 0 and 5")
 	case s.Review.ClaimChars < 8 || s.Review.CritiqueChars < 8:
 		return bad("review.critique_chars", "claim_chars and critique_chars must be at least 8")
+	case s.CallTimeout < 0:
+		return bad("call_timeout", "must be zero (none) or positive")
 	case s.Review.Retries < 0:
 		return bad("review.retries", "must be zero or positive")
 	}

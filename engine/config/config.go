@@ -67,6 +67,7 @@ type Deliberation struct {
 	Seed           int64   `toml:"seed"`
 	ReasoningChars int     `toml:"reasoning_chars"`
 	ProposalChars  int     `toml:"proposal_chars"`
+	CallTimeout    Duration `toml:"call_timeout"`
 }
 
 // Sampling holds per-phase model options.
@@ -268,7 +269,7 @@ func (f *File) Validate() error {
 // tableOf maps a Settings key to where it lives in nsed.toml.
 func tableOf(key string) string {
 	switch key {
-	case "min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars":
+	case "min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "call_timeout":
 		return "deliberation." + key
 	}
 	return key
@@ -280,6 +281,7 @@ func (f *File) Settings() engine.Settings {
 		MinRounds: f.Deliberation.MinRounds, MaxRounds: f.Deliberation.MaxRounds,
 		Credits: f.Deliberation.Credits, Seed: f.Deliberation.Seed,
 		ReasoningChars: f.Deliberation.ReasoningChars, ProposalChars: f.Deliberation.ProposalChars,
+		CallTimeout: f.Deliberation.CallTimeout.Duration,
 		Stop: f.Stopping, Gate: f.Gate, Review: f.Review,
 		Sampling: engine.SamplingSettings{
 			Propose: f.Sampling.Propose.models(f.Ollama.KeepAlive.Duration),
@@ -435,7 +437,7 @@ func allowedKeys(key toml.Key) []string {
 		"":             {"ollama", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker"},
 		"ollama":       {"hosts", "keep_alive"},
 		"agents":       {"role", "model", "host"},
-		"deliberation": {"min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars"},
+		"deliberation": {"min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "call_timeout"},
 		"stopping":     {"effort", "p_g", "p_v", "lambda", "beta", "patience"},
 		"gate":         {"budget_tokens", "gamma", "drop_below", "summarise", "synthesis_role"},
 		"review":       {"max_claims", "claim_chars", "critique_chars", "retries"},

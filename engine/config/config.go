@@ -61,12 +61,12 @@ type Agent struct {
 
 // Deliberation holds the round-level knobs.
 type Deliberation struct {
-	MinRounds      int     `toml:"min_rounds"`
-	MaxRounds      int     `toml:"max_rounds"`
-	Credits        float64 `toml:"credits"`
-	Seed           int64   `toml:"seed"`
-	ReasoningChars int     `toml:"reasoning_chars"`
-	ProposalChars  int     `toml:"proposal_chars"`
+	MinRounds      int      `toml:"min_rounds"`
+	MaxRounds      int      `toml:"max_rounds"`
+	Credits        float64  `toml:"credits"`
+	Seed           int64    `toml:"seed"`
+	ReasoningChars int      `toml:"reasoning_chars"`
+	ProposalChars  int      `toml:"proposal_chars"`
 	CallTimeout    Duration `toml:"call_timeout"`
 }
 
@@ -282,7 +282,7 @@ func (f *File) Settings() engine.Settings {
 		Credits: f.Deliberation.Credits, Seed: f.Deliberation.Seed,
 		ReasoningChars: f.Deliberation.ReasoningChars, ProposalChars: f.Deliberation.ProposalChars,
 		CallTimeout: f.Deliberation.CallTimeout.Duration,
-		Stop: f.Stopping, Gate: f.Gate, Review: f.Review,
+		Stop:        f.Stopping, Gate: f.Gate, Review: f.Review,
 		Sampling: engine.SamplingSettings{
 			Propose: f.Sampling.Propose.models(f.Ollama.KeepAlive.Duration),
 			Review:  f.Sampling.Review.models(f.Ollama.KeepAlive.Duration),

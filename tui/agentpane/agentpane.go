@@ -1,0 +1,409 @@
+// Package agentpane is the pane of one agent: its binding (role, model,
+// host), what it is doing, its proposal streaming in, and the speed of its
+// calls. Earlier rounds' proposals stay above the current one, to scroll to.
+package agentpane
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/themes"
+	"github.com/nsed/nsed/tui/internal/frame"
+	"github.com/nsed/nsed/tui/internal/scroll"
+	"github.com/nsed/nsed/tui/internal/text"
+	"github.com/nsed/nsed/tui/safe"
+)
+
+// Status is what an agent is doing, as the pane shows it.
+type Status int
+
+const (
+	Idle        Status = iota // no call yet
+	Waiting                   // a call started, no token yet
+	Streaming                 // its proposal is arriving
+	Proposed                  // its proposal is done
+	Reviewing                 // reviewing the others' proposals
+	Reviewed                  // its review is done
+	Abstained                 // its review never validated: no vote
+	Summarising               // compressing the consensus state
+	Summarised                // its summary is done
+	Failed                    // its last call failed
+	Done                      // the run has ended
+)
+
+var statusText = [...]string{"idle", "waiting", "streaming", "proposed", "reviewing", "reviewed", "abstained", "summarising", "summarised", "failed", "done"}
+var statusGlyph = [...]string{"·", "◌", "●", "✓", "◐", "✓", "∅", "◐", "✓", "✗", "■"}
+
+func (s Status) String() string { return statusText[s] }
+
+// MinWidth and MinHeight are the smallest pane that still shows a line of
+// the proposal.
+const (
+	MinWidth  = 20
+	MinHeight = 5
+)
+
+// Model is one agent's pane.
+type Model struct {
+	th    themes.Theme
+	index int
+	info  engine.AgentInfo // sanitized
+	was   string           // the model before the latest rebind
+	st    Status
+	err   string
+
+	buf    *text.Buffer
+	stream safe.Stream
+	raw    strings.Builder // this round's proposal as streamed
+	mark   text.Mark
+	round  int
+
+	callStart, first, last time.Time
+	tokens                 int     // this call
+	tps                    float64 // this call, 0 while unknown
+	latency                time.Duration
+	total                  int // output tokens over the run
+
+	support float64
+	voted   bool
+	leader  bool
+	winner  bool // won the run
+
+	scroll        scroll.State
+	width, height int
+	focused       bool
+
+	view  string
+	dirty bool
+}
+
+// New returns the pane of agent info, the index-th agent of the run.
+func New(info engine.AgentInfo, index int, th themes.Theme) *Model {
+	m := &Model{th: th, index: index, buf: text.NewBuffer(MinWidth-2, 0), dirty: true}
+	m.setInfo(info)
+	return m
+}
+
+func (m *Model) setInfo(a engine.AgentInfo) {
+	m.info = engine.AgentInfo{ID: safe.Line(a.ID), Role: safe.Line(a.Role), Model: safe.Line(a.Model), Host: safe.Line(a.Host)}
+}
+
+// Info is the agent's current binding.
+func (m *Model) Info() engine.AgentInfo { return m.info }
+
+// Status is what the agent is doing.
+func (m *Model) Status() Status { return m.st }
+
+// Tokens is the number of output tokens of the current call.
+func (m *Model) Tokens() int { return m.tokens }
+
+// Text is the text kept in the pane.
+func (m *Model) Text() string { return m.buf.String() }
+
+// SetTheme switches colours.
+func (m *Model) SetTheme(th themes.Theme) { m.th, m.dirty = th, true }
+
+// SetSize sets the pane's outer size.
+func (m *Model) SetSize(w, h int) {
+	if w == m.width && h == m.height {
+		return
+	}
+	m.width, m.height = w, h
+	m.buf.SetWidth(max(w-2, 1))
+	m.dirty = true
+}
+
+// SetFocused marks the pane as the one keys go to.
+func (m *Model) SetFocused(f bool) {
+	if f != m.focused {
+		m.focused, m.dirty = f, true
+	}
+}
+
+// PhaseStarted resets the pane for a new call of the given phase.
+func (m *Model) PhaseStarted(round int, phase engine.Phase, at time.Time) {
+	m.dirty = true
+	switch phase {
+	case engine.PhasePropose:
+		if round != m.round {
+			m.round = round
+			if !m.buf.Empty() {
+				m.buf.Mark()
+				m.buf.Append(fmt.Sprintf("── round %d ──\n", round))
+			}
+			m.voted = false
+		}
+		m.mark = m.buf.Mark()
+		m.raw.Reset()
+		m.stream.Reset()
+		m.startCall(Waiting, at)
+	case engine.PhaseReview:
+		m.startCall(Reviewing, at)
+	}
+}
+
+func (m *Model) startCall(st Status, at time.Time) {
+	m.st, m.err = st, ""
+	m.callStart, m.first, m.last = at, time.Time{}, time.Time{}
+	m.tokens, m.tps, m.latency = 0, 0, 0
+}
+
+// AddTokens takes n coalesced token events of phase whose text is s, the
+// first arriving at first and the last at last.
+func (m *Model) AddTokens(phase engine.Phase, s string, n int, first, last time.Time) {
+	m.dirty = true
+	if m.first.IsZero() {
+		m.first = first
+		if !m.callStart.IsZero() {
+			m.latency = first.Sub(m.callStart)
+		}
+	}
+	m.last = last
+	m.tokens += n
+	m.total += n
+	if d := m.last.Sub(m.first); d > 200*time.Millisecond && m.tokens > 1 {
+		m.tps = float64(m.tokens-1) / d.Seconds()
+	}
+	switch phase {
+	case engine.PhasePropose:
+		m.st = Streaming
+		m.raw.WriteString(s)
+		m.buf.Append(m.stream.Write(s))
+	case engine.PhaseReview:
+		m.st = Reviewing
+	case engine.PhaseConsensus:
+		if m.st != Summarising {
+			m.startCall(Summarising, first)
+			m.first, m.latency = first, 0
+			m.tokens = n
+		}
+	}
+}
+
+// ProposalDone shows the finished proposal. If tokens were coalesced away or
+// never recorded, the streamed text is replaced with the whole reply.
+func (m *Model) ProposalDone(ev *engine.ProposalDone) {
+	m.dirty = true
+	if m.raw.String() != ev.Text {
+		m.buf.Truncate(m.mark)
+		m.stream.Reset()
+		m.buf.Append(safe.String(ev.Text))
+	} else {
+		m.buf.Append(m.stream.Flush())
+	}
+	m.raw.Reset()
+	m.st = Proposed
+	m.finish(ev.Stats)
+}
+
+// ReviewDone records the agent's review.
+func (m *Model) ReviewDone(ev *engine.ReviewDone) {
+	m.dirty = true
+	m.st = Reviewed
+	if ev.Abstained {
+		m.st = Abstained
+		m.err = safe.Line(ev.Reason)
+	}
+	m.finish(ev.Stats)
+}
+
+func (m *Model) finish(s engine.CallStats) {
+	if s.OutputTokens > 0 {
+		m.total += s.OutputTokens - m.tokens
+		m.tokens = s.OutputTokens
+	}
+	if s.TokensPerSec > 0 {
+		m.tps = s.TokensPerSec
+	}
+}
+
+// Failed shows a failed call.
+func (m *Model) Failed(ev *engine.AgentFailed) {
+	m.st, m.err, m.dirty = Failed, safe.Line(ev.Error), true
+}
+
+// Rebound shows a new binding.
+func (m *Model) Rebound(ev *engine.Rebound) {
+	m.was = safe.Line(ev.From.Model)
+	if ev.From.Host != ev.To.Host && ev.From.Host != "" {
+		m.was += "@" + safe.Line(ev.From.Host)
+	}
+	m.setInfo(ev.To)
+	m.dirty = true
+}
+
+// SetSupport shows the votes the agent's proposal received.
+func (m *Model) SetSupport(v float64, leader bool) {
+	m.support, m.voted, m.leader, m.dirty = v, true, leader, true
+}
+
+// SummaryDone ends a summarising call (the consensus state arrived).
+func (m *Model) SummaryDone() {
+	if m.st == Summarising {
+		m.st, m.dirty = Summarised, true
+	}
+}
+
+// Finish marks the end of the run.
+func (m *Model) Finish() {
+	if m.st != Failed {
+		m.st = Done
+	}
+	m.dirty = true
+}
+
+// SetWinner marks the agent whose proposal won the run.
+func (m *Model) SetWinner() { m.leader, m.winner, m.dirty = true, true, true }
+
+// Update scrolls the pane.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	if m.scroll.Update(msg, m.buf.Len(), m.textRows()) {
+		m.dirty = true
+	}
+	return nil
+}
+
+func (m *Model) textRows() int {
+	n := m.height - 3 // borders and the binding line
+	if m.err != "" {
+		n--
+	}
+	return max(n, 0)
+}
+
+// Title is the agent's label: id and role.
+func (m *Model) Title() string {
+	if m.info.Role == "" {
+		return m.info.ID
+	}
+	return m.info.ID + " " + m.info.Role
+}
+
+// View draws the pane; it is cached until something changes.
+func (m *Model) View() string {
+	if !m.dirty && m.view != "" {
+		return m.view
+	}
+	th := m.th
+	inner := m.width - 2
+	body := make([]string, 0, max(m.height-2, 0))
+
+	// The model, what it replaced (after a rebind), then the host: as much
+	// as fits, in that order of importance.
+	line := th.Style(th.Muted).Render(text.Truncate(m.info.Model, inner, "…"))
+	used := text.Width(m.info.Model)
+	if m.was != "" && used+2 < inner {
+		s := text.Truncate(" ↻ was "+m.was, inner-used, "…")
+		line += th.Style(th.Warn).Render(s)
+		used += text.Width(s)
+	}
+	if m.info.Host != "" && used+4 < inner {
+		line += th.Style(th.Muted).Render(text.Truncate(" @ "+m.info.Host, inner-used, "…"))
+	}
+	body = append(body, line)
+	if m.err != "" {
+		body = append(body, th.Style(th.Bad).Render(text.Truncate(m.err, inner, "…")))
+	}
+	lines := m.buf.Lines()
+	from, to := m.scroll.Window(len(lines), m.textRows())
+	for _, l := range lines[from:to] {
+		if strings.HasPrefix(l, "── round ") {
+			l = th.Style(th.Faint).Render(text.Truncate(l, inner, "…"))
+		}
+		body = append(body, l)
+	}
+
+	status := m.statusLabel()
+	name := m.Title()
+	if text.Width(name)+text.Width(status)+8 > inner {
+		name = m.info.ID // narrow: the status matters more than the role
+	}
+	title := th.Style(th.AgentColor(m.index)).Bold(true).Render(name)
+	if m.leader {
+		title = th.Style(th.Accent).Render("★ ") + title
+	}
+	if m.winner {
+		title += th.Style(th.Accent).Bold(true).Render(" WINNER")
+	}
+	info := m.info2()
+	box := frame.Box{
+		Width: m.width, Height: m.height, Focused: m.focused,
+		Title:  title,
+		Status: status,
+		Footer: th.Style(th.Muted).Render(m.stats(inner - 6 - text.Width(info))),
+		Info:   info,
+	}
+	m.view, m.dirty = box.Render(th, body), false
+	return m.view
+}
+
+func (m *Model) statusLabel() string {
+	c := m.th.Muted
+	switch m.st {
+	case Streaming, Summarising:
+		c = m.th.Good
+	case Waiting, Reviewing:
+		c = m.th.Warn
+	case Failed, Abstained:
+		c = m.th.Bad
+	case Proposed, Reviewed, Summarised, Done:
+		c = m.th.Text
+	}
+	return m.th.Style(c).Render(statusGlyph[m.st] + " " + statusText[m.st])
+}
+
+// stats is "412 tok · 38.2 tok/s · 1st 0.41s" for the current call, or as
+// much of it as fits in w cells.
+func (m *Model) stats(w int) string {
+	if m.tokens == 0 && m.latency == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d tok", m.tokens)
+	if m.tps > 0 {
+		if long := s + " · " + rate(m.tps, 1) + " tok/s"; text.Width(long) <= w {
+			s = long
+		} else if short := s + " " + rate(m.tps, 0) + "/s"; text.Width(short) <= w {
+			return short
+		}
+	}
+	if m.latency > 0 {
+		if long := s + fmt.Sprintf(" · 1st %.2fs", m.latency.Seconds()); text.Width(long) <= w {
+			s = long
+		}
+	}
+	return s
+}
+
+// info2 is the bottom-right label: where the view is scrolled, else the
+// support the proposal received.
+func (m *Model) info2() string {
+	if s := m.scroll.Indicator(m.buf.Len(), m.textRows()); s != "" {
+		return m.th.Style(m.th.Warn).Render(s)
+	}
+	if !m.voted {
+		return ""
+	}
+	c := m.th.Good
+	if m.support < 0 {
+		c = m.th.Bad
+	}
+	s := fmt.Sprintf("support %+.2f", m.support)
+	if m.width < 40 {
+		s = fmt.Sprintf("%+.2f", m.support)
+	}
+	return m.th.Style(c).Render(s)
+}
+
+// rate formats a speed; in-process backends report millions.
+func rate(v float64, prec int) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	}
+	return fmt.Sprintf("%.*f", prec, v)
+}

@@ -1,0 +1,198 @@
+package agentpane
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/muesli/termenv"
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/themes"
+)
+
+func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newPane(w, h int) *Model {
+	m := New(engine.AgentInfo{ID: "a1", Role: "solver", Model: "qwen2.5:0.5b", Host: "gpu1:11434"}, 0, themes.Dark())
+	m.SetSize(w, h)
+	return m
+}
+
+func view(m *Model) string { return ansi.Strip(m.View()) }
+
+// checkBox fails unless the view is exactly w×h cells.
+func checkBox(t *testing.T, v string, w, h int) {
+	t.Helper()
+	lines := strings.Split(v, "\n")
+	if len(lines) != h {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), h, v)
+	}
+	for i, l := range lines {
+		if n := ansi.StringWidth(l); n != w {
+			t.Fatalf("line %d is %d cells, want %d: %q", i, n, w, l)
+		}
+	}
+}
+
+func TestStreamingLifecycle(t *testing.T) {
+	m := newPane(40, 10)
+	if got := view(m); !strings.Contains(got, "idle") || !strings.Contains(got, "qwen2.5:0.5b @ gpu1:11434") {
+		t.Fatalf("new pane:\n%s", got)
+	}
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	if m.Status() != Waiting {
+		t.Errorf("status after phase start = %v, want waiting", m.Status())
+	}
+	m.AddTokens(engine.PhasePropose, "Let the ball ", 3, t0.Add(400*time.Millisecond), t0.Add(500*time.Millisecond))
+	m.AddTokens(engine.PhasePropose, "cost b.", 2, t0.Add(600*time.Millisecond), t0.Add(900*time.Millisecond))
+	v := view(m)
+	for _, want := range []string{"streaming", "Let the ball cost b.", "5 tok", "1st 0.40s"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("streaming pane lacks %q:\n%s", want, v)
+		}
+	}
+	m.ProposalDone(&engine.ProposalDone{Text: "Let the ball cost b.", Stats: engine.CallStats{OutputTokens: 5, TokensPerSec: 12.5}})
+	if v := view(m); !strings.Contains(v, "proposed") || !strings.Contains(v, "12.5 tok/s") {
+		t.Errorf("after proposal_done:\n%s", v)
+	}
+	m.PhaseStarted(1, engine.PhaseReview, t0.Add(time.Second))
+	m.AddTokens(engine.PhaseReview, `{"A":{"weight":`, 4, t0.Add(2*time.Second), t0.Add(2*time.Second))
+	v = view(m)
+	if m.Status() != Reviewing || strings.Contains(v, "weight") {
+		t.Errorf("review tokens must count but not show (status %v):\n%s", m.Status(), v)
+	}
+	m.ReviewDone(&engine.ReviewDone{Stats: engine.CallStats{OutputTokens: 9}})
+	if m.Status() != Reviewed {
+		t.Errorf("status = %v, want reviewed", m.Status())
+	}
+	m.SetSupport(2.5, true)
+	if v := view(m); !strings.Contains(v, "★") || !strings.Contains(v, "support +2.50") {
+		t.Errorf("leader not shown:\n%s", v)
+	}
+	checkBox(t, view(m), 40, 10)
+}
+
+func TestProposalDoneReplacesStreamedText(t *testing.T) {
+	// Tokens coalesced away or missing from a transcript: the finished
+	// text wins.
+	m := newPane(40, 8)
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	m.AddTokens(engine.PhasePropose, "partial garb", 2, t0, t0)
+	m.ProposalDone(&engine.ProposalDone{Text: "The whole answer.\nFINAL ANSWER: 4"})
+	if got := m.Text(); got != "The whole answer.\nFINAL ANSWER: 4" {
+		t.Errorf("text = %q", got)
+	}
+	// Round 2 keeps round 1 above a separator.
+	m.PhaseStarted(2, engine.PhasePropose, t0)
+	m.ProposalDone(&engine.ProposalDone{Text: "Round two."})
+	if got := m.Text(); !strings.Contains(got, "FINAL ANSWER: 4\n── round 2 ──\nRound two.") {
+		t.Errorf("text = %q", got)
+	}
+}
+
+func TestUntrustedOutputIsStripped(t *testing.T) {
+	m := newPane(50, 8)
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	// An escape sequence split across tokens, a title-setting OSC, C1 CSI
+	// and a bell.
+	for _, tok := range []string{"ok \x1b[3", "1mred\x1b[0m ", "\x1b]0;pwned\x07", "\u009b2J", "\a done"} {
+		m.AddTokens(engine.PhasePropose, tok, 1, t0, t0)
+	}
+	raw := m.View()
+	if strings.ContainsAny(raw, "\a\u009b") || strings.Contains(raw, "pwned") || strings.Contains(raw, "\x1b]") {
+		t.Errorf("control sequence reached the view: %q", raw)
+	}
+	if !strings.Contains(view(m), "ok red  done") {
+		t.Errorf("text lost:\n%s", view(m))
+	}
+	m.Failed(&engine.AgentFailed{Error: "boom\x1b[2J\nsecond line"})
+	if v := view(m); !strings.Contains(v, "boom second line") || strings.Contains(m.View(), "\x1b[2J") {
+		t.Errorf("failure text not sanitized:\n%q", m.View())
+	}
+}
+
+func TestWideAndCombiningKeepTheBox(t *testing.T) {
+	for _, w := range []int{MinWidth, 23, 37, 80} {
+		m := newPane(w, 9)
+		m.PhaseStarted(1, engine.PhasePropose, t0)
+		m.AddTokens(engine.PhasePropose, "日本語のテキストと絵文字 👩‍💻👍🏽 e\u0301t\u0301e\u0301 ", 1, t0, t0)
+		m.AddTokens(engine.PhasePropose, "\u0301", 1, t0, t0) // completes the last grapheme
+		m.AddTokens(engine.PhasePropose, strings.Repeat("ｗｉｄｅ", 10), 1, t0, t0)
+		checkBox(t, view(m), w, 9)
+	}
+}
+
+func TestScrollAndFollow(t *testing.T) {
+	m := newPane(30, 6) // 3 text rows
+	m.SetFocused(true)
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	for i := range 20 {
+		m.AddTokens(engine.PhasePropose, "line "+string(rune('a'+i))+"\n", 1, t0, t0)
+	}
+	if v := view(m); !strings.Contains(v, "line t") {
+		t.Fatalf("does not follow the end:\n%s", v)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyPgUp})
+	v := view(m)
+	if strings.Contains(v, "line t") || !strings.Contains(v, "↓") {
+		t.Errorf("page up did not scroll away from the end:\n%s", v)
+	}
+	// New text doesn't yank the view back while the user reads.
+	m.AddTokens(engine.PhasePropose, "line u\n", 1, t0, t0)
+	if strings.Contains(view(m), "line u") {
+		t.Errorf("view jumped to new text while scrolled up")
+	}
+	m.Update(tea.MouseMsg{Button: tea.MouseButtonWheelDown})
+	m.Update(tea.KeyMsg{Type: tea.KeyEnd})
+	if v := view(m); !strings.Contains(v, "line u") {
+		t.Errorf("end did not return to following:\n%s", v)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("g")})
+	if v := view(m); !strings.Contains(v, "line a") {
+		t.Errorf("g did not go to the top:\n%s", v)
+	}
+}
+
+func TestReboundAndFailure(t *testing.T) {
+	m := newPane(60, 6)
+	m.Rebound(&engine.Rebound{From: engine.AgentInfo{ID: "a1", Model: "qwen2.5:0.5b", Host: "gpu1:11434"},
+		To: engine.AgentInfo{ID: "a1", Role: "solver", Model: "llama3.2:1b", Host: "gpu1:11434"}})
+	v := view(m)
+	if !strings.Contains(v, "llama3.2:1b ↻ was qwen2.5:0.5b @ gpu1:11434") {
+		t.Errorf("rebind not shown:\n%s", v)
+	}
+	m.Failed(&engine.AgentFailed{Error: "model not found"})
+	if v := view(m); !strings.Contains(v, "failed") || !strings.Contains(v, "model not found") {
+		t.Errorf("failure not shown:\n%s", v)
+	}
+	m.PhaseStarted(2, engine.PhasePropose, t0)
+	if m.Status() == Failed {
+		t.Errorf("a new call should clear the failure")
+	}
+}
+
+func TestViewIsCached(t *testing.T) {
+	m := newPane(40, 10)
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	m.AddTokens(engine.PhasePropose, "some text", 1, t0, t0)
+	_ = m.View()
+	if n := testing.AllocsPerRun(20, func() { _ = m.View() }); n != 0 {
+		t.Errorf("an unchanged pane re-rendered (%v allocs)", n)
+	}
+}
+
+func BenchmarkStreamFrame(b *testing.B) {
+	// One frame of one agent at 10k tok/s over 8 agents: ~50 tokens.
+	m := newPane(60, 20)
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	chunk := strings.Repeat("tok ", 50)
+	for b.Loop() {
+		m.AddTokens(engine.PhasePropose, chunk, 50, t0, t0)
+		_ = m.View()
+	}
+}

@@ -1,0 +1,385 @@
+// Package matrix is the peer-review heat map: reviewer × author scores of
+// the latest round, the diagonal marked as not allowed (no one scores
+// itself), and the critique behind any cell.
+package matrix
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/themes"
+	"github.com/nsed/nsed/tui/internal/frame"
+	"github.com/nsed/nsed/tui/internal/text"
+	"github.com/nsed/nsed/tui/safe"
+)
+
+// KeyMap moves the selected cell.
+type KeyMap struct {
+	Up, Down, Left, Right key.Binding
+}
+
+// Keys is the default KeyMap.
+var Keys = KeyMap{
+	Up:    key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑↓←→", "select cell")),
+	Down:  key.NewBinding(key.WithKeys("down", "j")),
+	Left:  key.NewBinding(key.WithKeys("left", "h")),
+	Right: key.NewBinding(key.WithKeys("right", "l")),
+}
+
+// Row labels are the agents' ids, up to maxLabel cells; column headers
+// are the ids too when short, else what tells them apart ("agent-1",
+// "agent-2" → "1", "2").
+const maxLabel = 12
+
+// Model is the review matrix.
+type Model struct {
+	th      themes.Theme
+	agents  []string // agent ids, rows and columns in this order
+	cols    []string // column headers
+	labelW  int
+	round   int
+	reviews map[string]*engine.ReviewDone
+	row     int
+	col     int
+
+	width, height int
+	focused       bool
+	view          string
+	dirty         bool
+}
+
+// New returns an empty matrix.
+func New(th themes.Theme) *Model {
+	return &Model{th: th, reviews: map[string]*engine.ReviewDone{}, dirty: true, col: 1}
+}
+
+// SetAgents sets the rows and columns.
+func (m *Model) SetAgents(ids []string) {
+	m.agents = make([]string, len(ids))
+	for i, id := range ids {
+		m.agents[i] = safe.Line(id)
+	}
+	m.labelW = 7 // "rev╲by "
+	for _, id := range m.agents {
+		m.labelW = max(m.labelW, min(text.Width(id)+1, maxLabel))
+	}
+	m.cols = shortIDs(m.agents, 4)
+	m.clampSel()
+	m.dirty = true
+}
+
+// SetTheme switches colours.
+func (m *Model) SetTheme(th themes.Theme) { m.th, m.dirty = th, true }
+
+// SetSize sets the outer size.
+func (m *Model) SetSize(w, h int) {
+	if w != m.width || h != m.height {
+		m.width, m.height, m.dirty = w, h, true
+	}
+}
+
+// SetFocused marks the pane as the one keys go to.
+func (m *Model) SetFocused(f bool) {
+	if f != m.focused {
+		m.focused, m.dirty = f, true
+	}
+}
+
+// Round is the round the matrix shows.
+func (m *Model) Round() int { return m.round }
+
+// Add records a review; the first review of a new round clears the old.
+func (m *Model) Add(ev *engine.ReviewDone) {
+	if ev.Round != m.round {
+		m.round = ev.Round
+		clear(m.reviews)
+	}
+	m.reviews[ev.Agent] = ev
+	m.dirty = true
+}
+
+// MinWidth is the narrowest the matrix can be for n agents with short
+// ids and cells of 5.
+func MinWidth(n int) int { return 2 + 8 + 5*n }
+
+// shortIDs returns labels of at most w cells that tell ids apart: the ids
+// themselves, else without their common prefix, else their numbers.
+func shortIDs(ids []string, w int) []string {
+	fits := func(l []string) bool {
+		for _, s := range l {
+			if text.Width(s) > w {
+				return false
+			}
+		}
+		return true
+	}
+	if fits(ids) {
+		return ids
+	}
+	prefix := ""
+	if len(ids) > 1 {
+		prefix = ids[0]
+		for _, id := range ids[1:] {
+			for !strings.HasPrefix(id, prefix) {
+				prefix = prefix[:len(prefix)-1]
+			}
+		}
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id[len(prefix):]
+	}
+	if prefix != "" && fits(out) {
+		return out
+	}
+	for i := range out {
+		out[i] = fmt.Sprintf("#%d", i+1)
+	}
+	return out
+}
+
+// Update moves the selection.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case key.Matches(k, Keys.Up):
+		m.row--
+	case key.Matches(k, Keys.Down):
+		m.row++
+	case key.Matches(k, Keys.Left):
+		m.col--
+	case key.Matches(k, Keys.Right):
+		m.col++
+	default:
+		return nil
+	}
+	m.clampSel()
+	m.dirty = true
+	return nil
+}
+
+func (m *Model) clampSel() {
+	n := len(m.agents)
+	m.row = min(max(m.row, 0), max(n-1, 0))
+	m.col = min(max(m.col, 0), max(n-1, 0))
+}
+
+// Selected returns the selected reviewer and author, and the evaluation if
+// there is one.
+func (m *Model) Selected() (reviewer, author string, ev *engine.Evaluation) {
+	if len(m.agents) == 0 {
+		return "", "", nil
+	}
+	reviewer, author = m.agents[m.row], m.agents[m.col]
+	return reviewer, author, m.eval(reviewer, author)
+}
+
+func (m *Model) eval(reviewer, author string) *engine.Evaluation {
+	r := m.reviews[reviewer]
+	if r == nil {
+		return nil
+	}
+	for i := range r.Evaluations {
+		if safe.Line(r.Evaluations[i].Author) == author {
+			return &r.Evaluations[i]
+		}
+	}
+	return nil
+}
+
+// Detail is the selected cell's review, wrapped at width: the score and its
+// band, the stance, the claims with verdicts, and the critique.
+func (m *Model) Detail(width int) []string {
+	th := m.th
+	rev, auth, ev := m.Selected()
+	if rev == "" {
+		return []string{"no agents yet"}
+	}
+	var out []string
+	add := func(s string) {
+		for _, p := range strings.Split(s, "\n") {
+			out = append(out, text.Wrap(p, width)...)
+		}
+	}
+	switch {
+	case rev == auth:
+		add(fmt.Sprintf("%s does not review its own proposal.", rev))
+		return out
+	case m.reviews[rev] == nil:
+		add(fmt.Sprintf("%s has not reviewed %s yet.", rev, auth))
+		return out
+	case m.reviews[rev].Abstained:
+		add(fmt.Sprintf("%s abstained: %s", rev, safe.Line(m.reviews[rev].Reason)))
+		return out
+	case ev == nil:
+		add(fmt.Sprintf("%s's review has no score for %s.", rev, auth))
+		return out
+	}
+	b := themes.BandOf(ev.Weight)
+	out = append(out, th.Swatch(th.Heat[b]).Render(fmt.Sprintf(" %+d ", ev.Weight))+" "+
+		th.Style(th.Text).Render(text.Truncate(fmt.Sprintf("%s → %s · %s · stance %s · saw it as %q", rev, auth, b, safe.Line(ev.Stance), safe.Line(ev.Label)), width-7, "…")))
+	for _, c := range ev.Claims {
+		col := th.Muted
+		switch c.Verdict {
+		case engine.VerdictVerified:
+			col = th.Good
+		case engine.VerdictWrong:
+			col = th.Bad
+		case engine.VerdictContested:
+			col = th.Warn
+		}
+		for i, l := range text.Wrap(fmt.Sprintf("%s: %s", safe.Line(c.Verdict), safe.Line(c.Text)), width-2) {
+			p := "• "
+			if i > 0 {
+				p = "  "
+			}
+			out = append(out, th.Style(col).Render(p+l))
+		}
+	}
+	if c := safe.String(ev.Critique); c != "" {
+		add("critique: " + c)
+	}
+	return out
+}
+
+// View draws the grid with the selected cell's summary and a legend below
+// when there is room.
+func (m *Model) View() string {
+	if !m.dirty && m.view != "" {
+		return m.view
+	}
+	th := m.th
+	inner := m.width - 2
+	rows := m.height - 2
+	n := len(m.agents)
+	labelW := m.labelW
+	cw := 6
+	if labelW+cw*n > inner {
+		cw = 5
+	}
+	muted := th.Style(th.Muted)
+	var body []string
+
+	// Header row: author ids.
+	var hdr strings.Builder
+	hdr.WriteString(muted.Render(text.Fit("rev╲by", labelW)))
+	for j, a := range m.cols {
+		s := text.PadLeft(text.Truncate(a, cw-1, ""), cw-1) + " "
+		st := th.Style(th.AgentColor(j))
+		if j == m.col && m.focused {
+			st = st.Underline(true)
+		}
+		hdr.WriteString(st.Render(s))
+	}
+	body = append(body, hdr.String())
+
+	// Grid rows may not all fit: keep the selected row in view.
+	gridRows := min(n, max(rows-1, 0))
+	first := 0
+	if m.row >= gridRows {
+		first = m.row - gridRows + 1
+	}
+	for i := first; i < first+gridRows; i++ {
+		body = append(body, m.gridRow(i, cw))
+	}
+
+	// Below the grid: the selected cell, then the legend, as room allows.
+	left := rows - len(body)
+	if left >= 2 {
+		detail := m.Detail(inner)
+		if len(detail) > 0 {
+			body = append(body, detail[0])
+			left--
+		}
+	}
+	if left >= 1 {
+		body = append(body, m.legend(inner))
+	}
+
+	info := ""
+	if n > gridRows {
+		info = muted.Render(fmt.Sprintf("rows %d-%d/%d", first+1, first+gridRows, n))
+	}
+	title := th.Style(th.Accent).Bold(true).Render("Peer review")
+	status := ""
+	if m.round > 0 {
+		status = muted.Render(fmt.Sprintf("r%d · %d/%d", m.round, len(m.reviews), n))
+	}
+	box := frame.Box{Width: m.width, Height: m.height, Focused: m.focused, Title: title, Status: status, Footer: muted.Render("c critique"), Info: info}
+	m.view, m.dirty = box.Render(th, body), false
+	return m.view
+}
+
+func (m *Model) gridRow(i, cw int) string {
+	th := m.th
+	rev := m.agents[i]
+	var b strings.Builder
+	lst := th.Style(th.AgentColor(i))
+	if i == m.row && m.focused {
+		lst = lst.Underline(true)
+	}
+	b.WriteString(lst.Render(text.Fit(rev, m.labelW-1)) + " ")
+	r := m.reviews[rev]
+	for j, auth := range m.agents {
+		sel := i == m.row && j == m.col && m.focused
+		var cell string
+		var st = th.Style(th.Faint)
+		switch {
+		case i == j:
+			cell = strings.Repeat("░", cw-1)
+		case r == nil:
+			cell = text.PadLeft("·", cw-1)
+		case r.Abstained:
+			cell = text.PadLeft("∅", cw-1)
+			st = th.Style(th.Bad)
+		default:
+			ev := m.eval(rev, auth)
+			if ev == nil {
+				cell = text.PadLeft("?", cw-1)
+				break
+			}
+			cell = text.PadLeft(fmt.Sprintf("%+d", ev.Weight), cw-1)
+			st = th.Swatch(th.Heat[themes.BandOf(ev.Weight)])
+		}
+		if sel {
+			if cw == 6 {
+				cell = "[" + text.PadLeft(strings.TrimSpace(cell), 4) + "]"
+			}
+			st = th.Swatch(th.Sel).Bold(true)
+			b.WriteString(st.Render(text.Fit(cell, cw)))
+			continue
+		}
+		b.WriteString(st.Render(cell) + " ")
+	}
+	return b.String()
+}
+
+// legend shows the colour scale with the documented band names, so colour
+// is never the only cue.
+func (m *Model) legend(width int) string {
+	th := m.th
+	names := [themes.NumBands]string{"wrong", "flawed", "neutral", "solid", "strong", "verified"}
+	if width < 46 {
+		names = [themes.NumBands]string{"-100", "-50", "±10", "+10", "+50", "+85"}
+	}
+	var b strings.Builder
+	w := 0
+	for i, n := range names {
+		s := " " + n + " "
+		if w+len(s) > width {
+			break
+		}
+		b.WriteString(th.Swatch(th.Heat[i]).Render(s))
+		w += len(s)
+	}
+	if w+6 <= width {
+		b.WriteString(th.Style(th.Faint).Render(" ░self"))
+	}
+	return b.String()
+}

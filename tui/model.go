@@ -1,0 +1,692 @@
+// Package tui is nsed's terminal UI: a Bubble Tea program that renders a
+// run's events — live from the engine through a bridge, or from a saved
+// transcript — and steers a live run through engine.Control. It is a
+// consumer of events like any other; it never calls a model.
+//
+// Every component lives in its own package (agentpane, matrix, votes,
+// consensus, timeline, header, bindings, inject) with its own keys; this
+// package lays them out, routes keys and events to them, and runs the
+// program.
+package tui
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/themes"
+	"github.com/nsed/nsed/tui/agentpane"
+	"github.com/nsed/nsed/tui/bindings"
+	"github.com/nsed/nsed/tui/bridge"
+	"github.com/nsed/nsed/tui/consensus"
+	"github.com/nsed/nsed/tui/header"
+	"github.com/nsed/nsed/tui/inject"
+	"github.com/nsed/nsed/tui/matrix"
+	"github.com/nsed/nsed/tui/safe"
+	"github.com/nsed/nsed/tui/timeline"
+	"github.com/nsed/nsed/tui/votes"
+)
+
+// Options configure the screen.
+type Options struct {
+	// Theme colours the screen; the zero value means themes.Default.
+	Theme themes.Theme
+
+	// A live run: the events arrive through Bridge, Control steers the
+	// run, Cancel stops it (the screen then waits for the run to end so
+	// the transcript is complete), and Models lists what the rebind dialog
+	// offers. Context bounds the rebind and model-list calls.
+	Bridge  *bridge.Bridge
+	Control engine.Control
+	Cancel  func()
+	Models  bindings.Lister
+	Context context.Context
+
+	// A replay: the recorded events, a line saying what the recording is,
+	// the starting speed (1 if 0), and whether to start paused.
+	Replay bool
+	Events []engine.Event
+	Banner string
+	Speed  float64
+	Paused bool
+
+	// Now is the clock; time.Now in a live run, the recording's own time
+	// in a replay. Tests fix it.
+	Now func() time.Time
+}
+
+// Pane ids after the agents' (which are 0..N-1).
+const (
+	paneMatrix = iota
+	paneVotes
+	paneConsensus
+	paneTimeline
+	numBottom
+)
+
+type overlay int
+
+const (
+	noOverlay overlay = iota
+	helpOverlay
+	questionOverlay
+	critiqueOverlay
+	bindingsOverlay
+	injectOverlay
+)
+
+// flashFor is how long a message stays in the footer.
+const flashFor = 6 * time.Second
+
+// Model is the whole screen.
+type Model struct {
+	opts Options
+	th   themes.Theme
+	keys keyMap
+	help help.Model
+	ctl  *asyncControl
+
+	width, height int
+
+	// The run as the events so far describe it.
+	header    *header.Model
+	agents    []*agentpane.Model
+	byID      map[string]int
+	matrix    *matrix.Model
+	votes     *votes.Model
+	consensus *consensus.Model
+	timeline  *timeline.Model
+	started   bool
+	ended     *engine.RunEnded
+	lastTime  time.Time
+
+	// A live run's lifecycle.
+	closed   bool // the bridge delivered its last events
+	runErr   error
+	quitting bool
+
+	// What the user is looking at.
+	focus    int
+	zoomed   bool
+	overlay  overlay
+	bind     *bindings.Model
+	inj      *inject.Model
+	flash    string
+	flashBad bool
+	flashAt  time.Time
+	mouseOff bool
+	layout   layout
+
+	player   *player
+	quiet    bool   // rebuilding a replay: no flashes
+	initSize [2]int // a size to start at, when no terminal reports one
+}
+
+// New returns the screen for opts. In a replay it starts at the beginning of
+// the recording; in a live run it waits for the bridge's events.
+func New(opts Options) *Model {
+	if opts.Theme.Name == "" {
+		opts.Theme, _ = themes.Lookup(themes.Default)
+	}
+	if opts.Context == nil {
+		opts.Context = context.Background()
+	}
+	m := &Model{opts: opts, th: opts.Theme, keys: newKeyMap(opts.Replay), help: help.New()}
+	if opts.Control != nil {
+		m.ctl = &asyncControl{c: opts.Control}
+	}
+	m.help.ShortSeparator = " · "
+	m.resetRun()
+	if opts.Replay {
+		m.player = newPlayer(opts.Events, opts.Speed, !opts.Paused)
+		m.header.SetReplay(opts.Banner)
+		m.syncPlayer()
+	}
+	m.styleHelp()
+	return m
+}
+
+// resetRun forgets every event applied (a replay stepping back starts over).
+func (m *Model) resetRun() {
+	th := m.th
+	if m.header == nil {
+		m.header = header.New(th)
+	} else {
+		m.header.Reset()
+	}
+	m.agents, m.byID = nil, map[string]int{}
+	m.matrix = matrix.New(th)
+	m.votes = votes.New(th)
+	m.consensus = consensus.New(th, 0)
+	m.timeline = timeline.New(th)
+	m.started, m.ended = false, nil
+	m.lastTime = time.Time{}
+	m.relayout()
+}
+
+// Init starts the event feed and the clock.
+func (m *Model) Init() tea.Cmd {
+	var cmds []tea.Cmd
+	if w, h := m.initSize[0], m.initSize[1]; w > 0 && h > 0 {
+		cmds = append(cmds, func() tea.Msg { return tea.WindowSizeMsg{Width: w, Height: h} })
+	}
+	if m.opts.Bridge != nil {
+		cmds = append(cmds, m.opts.Bridge.Next())
+	}
+	if m.player != nil {
+		cmds = append(cmds, m.player.tick())
+	} else {
+		cmds = append(cmds, clockTick())
+	}
+	return tea.Batch(cmds...)
+}
+
+type clockMsg time.Time
+
+func clockTick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return clockMsg(t) })
+}
+
+// stopMsg asks the screen to stop the run and quit, as q does; Live sends
+// it when its context is cancelled (SIGINT, SIGTERM).
+type stopMsg struct{}
+
+// Update handles one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.relayout()
+		return m, nil
+
+	case bridge.EventsMsg:
+		m.apply(msg.Events...)
+		if !msg.Closed {
+			if m.opts.Bridge == nil {
+				return m, nil
+			}
+			return m, m.opts.Bridge.Next()
+		}
+		m.closed, m.runErr = true, msg.Err
+		if m.quitting || !m.started {
+			return m, tea.Quit
+		}
+		return m, nil
+
+	case clockMsg:
+		m.header.SetNow(m.now())
+		if m.flash != "" && time.Since(m.flashAt) > flashFor {
+			m.flash = ""
+		}
+		if m.ended != nil && m.closed {
+			return m, nil
+		}
+		return m, clockTick()
+
+	case playMsg:
+		return m, m.play(msg)
+
+	case stopMsg:
+		return m, m.quit(true)
+
+	case bindings.DoneMsg:
+		m.overlay, m.bind = noOverlay, nil
+		if msg.Accepted {
+			m.setFlash(fmt.Sprintf("%s will use %s from the next phase", safe.Line(msg.Agent), safe.Line(msg.Model)), false)
+		}
+		return m, nil
+
+	case inject.DoneMsg:
+		m.overlay, m.inj = noOverlay, nil
+		if msg.Text != "" && m.ctl != nil {
+			m.ctl.do(func(c engine.Control) { c.Inject(msg.Text) })
+			m.setFlash("message queued for the next round", false)
+		}
+		return m, nil
+
+	case tea.KeyMsg:
+		return m, m.key(msg)
+
+	case tea.MouseMsg:
+		return m, m.mouse(msg)
+	}
+	// The dialogs' own messages (model lists, rebind results).
+	if m.bind != nil {
+		return m, m.bind.Update(msg)
+	}
+	if m.inj != nil {
+		return m, m.inj.Update(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) now() time.Time {
+	switch {
+	case m.opts.Now != nil:
+		return m.opts.Now()
+	case m.player != nil:
+		if m.player.playing {
+			return m.player.vt
+		}
+		return m.lastTime
+	}
+	return time.Now()
+}
+
+func (m *Model) setFlash(s string, bad bool) {
+	if m.quiet {
+		return
+	}
+	m.flash, m.flashBad, m.flashAt = s, bad, time.Now()
+}
+
+// apply folds events into the components.
+func (m *Model) apply(events ...engine.Event) {
+	for _, e := range events {
+		m.applyOne(e)
+	}
+	m.header.SetNow(m.now())
+}
+
+func (m *Model) applyOne(e engine.Event) {
+	h := e.Header()
+	if h.Time.After(m.lastTime) {
+		m.lastTime = h.Time
+	}
+	pane := m.pane(h.Agent)
+	switch ev := e.(type) {
+	case *engine.RunStarted:
+		m.start(ev)
+	case *engine.PhaseStarted:
+		m.header.Phase(ev.Round, ev.Phase)
+		for _, p := range m.agents {
+			p.PhaseStarted(ev.Round, ev.Phase, ev.Time)
+		}
+	case *bridge.Chunk:
+		m.tokens(pane, ev.Phase, ev.Text, ev.N, ev.First, ev.Time)
+	case *engine.Token:
+		m.tokens(pane, ev.Phase, ev.Text, 1, ev.Time, ev.Time)
+	case *engine.ProposalDone:
+		if pane != nil {
+			pane.ProposalDone(ev)
+		}
+	case *engine.ReviewDone:
+		m.matrix.Add(ev)
+		if pane != nil {
+			pane.ReviewDone(ev)
+		}
+	case *engine.VotesCast:
+		m.votes.Set(ev)
+		for _, p := range m.agents {
+			v, ok := ev.Support[p.Info().ID]
+			if ok {
+				p.SetSupport(v, p.Info().ID == safe.Line(ev.Winner))
+			}
+		}
+	case *engine.ConsensusUpdated:
+		m.consensus.Set(ev)
+		for _, p := range m.agents {
+			p.SummaryDone()
+		}
+	case *engine.RoundEnded:
+		m.timeline.Add(ev)
+		m.header.SetAgreement(m.timeline.Agreement())
+	case *engine.AgentFailed:
+		if pane != nil {
+			pane.Failed(ev)
+		}
+		if ev.Fatal {
+			m.setFlash(fmt.Sprintf("%s failed: %s", safe.Line(h.Agent), safe.Line(ev.Error)), true)
+		}
+	case *engine.Rebound:
+		if pane != nil {
+			pane.Rebound(ev)
+		}
+		if m.bind != nil {
+			m.bind.SetAgents(m.bindings())
+		}
+		m.setFlash(fmt.Sprintf("%s now runs %s (was %s)", safe.Line(h.Agent), safe.Line(ev.To.Model), safe.Line(ev.From.Model)), false)
+	case *engine.HumanMessage:
+		m.consensus.Human(ev.Text)
+		m.setFlash("your message was added to the next round's context", false)
+	case *engine.Paused:
+		m.header.SetState(header.Paused)
+	case *engine.Resumed:
+		if m.header.State() != header.Stopping {
+			m.header.SetState(header.Running)
+		}
+	case *engine.RunEnded:
+		m.ended = ev
+		m.header.End(ev)
+		m.consensus.Final(ev)
+		for _, p := range m.agents {
+			p.Finish()
+		}
+		if w, ok := m.byID[safe.Line(ev.Winner)]; ok {
+			m.agents[w].SetWinner()
+		}
+	}
+}
+
+func (m *Model) pane(agent string) *agentpane.Model {
+	if agent == "" {
+		return nil
+	}
+	if i, ok := m.byID[safe.Line(agent)]; ok {
+		return m.agents[i]
+	}
+	return nil
+}
+
+func (m *Model) tokens(p *agentpane.Model, phase engine.Phase, s string, n int, first, last time.Time) {
+	m.header.AddTokens(n, last)
+	if phase == engine.PhaseConsensus {
+		m.consensus.Summarising(true)
+	}
+	if p != nil {
+		p.AddTokens(phase, s, n, first, last)
+	}
+}
+
+func (m *Model) start(ev *engine.RunStarted) {
+	m.started = true
+	m.header.Start(ev)
+	m.agents = m.agents[:0]
+	ids := make([]string, len(ev.Agents))
+	for i, a := range ev.Agents {
+		p := agentpane.New(a, i, m.th)
+		m.agents = append(m.agents, p)
+		ids[i] = p.Info().ID
+		m.byID[ids[i]] = i
+	}
+	m.matrix.SetAgents(ids)
+	m.votes.SetAgents(ids, ev.Settings.Credits)
+	m.consensus.SetBudget(ev.Settings.Gate.BudgetTokens)
+	m.timeline.SetSettings(ev.Settings)
+	m.focus = min(m.focus, m.numPanes()-1)
+	m.relayout()
+}
+
+func (m *Model) bindings() []engine.AgentInfo {
+	out := make([]engine.AgentInfo, len(m.agents))
+	for i, p := range m.agents {
+		out[i] = p.Info()
+	}
+	return out
+}
+
+func (m *Model) numPanes() int { return len(m.agents) + numBottom }
+
+// key handles a key press.
+func (m *Model) key(k tea.KeyMsg) tea.Cmd {
+	if k.Type == tea.KeyCtrlC {
+		return m.quit(false)
+	}
+	switch m.overlay {
+	case bindingsOverlay:
+		return m.bind.Update(k)
+	case injectOverlay:
+		return m.inj.Update(k)
+	case helpOverlay, questionOverlay, critiqueOverlay:
+		switch {
+		case key.Matches(k, m.keys.Quit):
+			return m.quit(false)
+		case key.Matches(k, m.keys.Close, m.keys.Help, m.keys.Question, m.keys.Critique, m.keys.Zoom):
+			m.overlay = noOverlay
+		}
+		return nil
+	}
+	ks := m.keys
+	switch {
+	case key.Matches(k, ks.Quit):
+		return m.quit(false)
+	case key.Matches(k, ks.Help):
+		m.overlay = helpOverlay
+	case key.Matches(k, ks.Question):
+		m.overlay = questionOverlay
+	case key.Matches(k, ks.Critique):
+		m.overlay = critiqueOverlay
+	case key.Matches(k, ks.Theme):
+		m.setTheme(themes.Next(m.th))
+		m.setFlash("theme: "+m.th.Name, false)
+	case key.Matches(k, ks.Next):
+		m.setFocus(m.focus + 1)
+	case key.Matches(k, ks.Prev):
+		m.setFocus(m.focus - 1)
+	case key.Matches(k, ks.Zoom):
+		m.zoomed = !m.zoomed
+		m.relayout()
+	case key.Matches(k, ks.Close):
+		if m.zoomed {
+			m.zoomed = false
+			m.relayout()
+		}
+	case key.Matches(k, ks.Mouse):
+		m.mouseOff = !m.mouseOff
+		if m.mouseOff {
+			m.setFlash("mouse off: drag to select text · m turns it back on", false)
+			return tea.DisableMouse
+		}
+		m.setFlash("mouse on: wheel scrolls, click focuses", false)
+		return tea.EnableMouseCellMotion
+	case m.player != nil && m.playerKey(k):
+		return m.playerCmd()
+	case key.Matches(k, ks.Pause):
+		m.togglePause()
+	case key.Matches(k, ks.Step):
+		m.step()
+	case key.Matches(k, ks.Rebind):
+		return m.openBindings()
+	case key.Matches(k, ks.Inject):
+		return m.openInject()
+	default:
+		return m.focused().Update(k)
+	}
+	return nil
+}
+
+// focusable is what every pane offers the screen.
+type focusable interface {
+	Update(tea.Msg) tea.Cmd
+	SetFocused(bool)
+	SetSize(w, h int)
+	SetTheme(themes.Theme)
+	View() string
+}
+
+func (m *Model) paneByID(id int) focusable {
+	if id < len(m.agents) {
+		return m.agents[id]
+	}
+	switch id - len(m.agents) {
+	case paneMatrix:
+		return m.matrix
+	case paneVotes:
+		return m.votes
+	case paneConsensus:
+		return m.consensus
+	}
+	return m.timeline
+}
+
+func (m *Model) focused() focusable { return m.paneByID(m.focus) }
+
+func (m *Model) setFocus(i int) {
+	n := m.numPanes()
+	m.focus = ((i % n) + n) % n
+	m.relayout()
+}
+
+func (m *Model) setTheme(th themes.Theme) {
+	m.th = th
+	m.header.SetTheme(th)
+	for i := range m.numPanes() {
+		m.paneByID(i).SetTheme(th)
+	}
+	if m.bind != nil {
+		m.bind.SetTheme(th)
+	}
+	if m.inj != nil {
+		m.inj.SetTheme(th)
+	}
+	m.styleHelp()
+}
+
+func (m *Model) styleHelp() {
+	th := m.th
+	m.help.Styles.ShortKey = th.Style(th.Text).Bold(true)
+	m.help.Styles.ShortDesc = th.Style(th.Muted)
+	m.help.Styles.ShortSeparator = th.Style(th.Faint)
+	m.help.Styles.FullKey = th.Style(th.Text).Bold(true)
+	m.help.Styles.FullDesc = th.Style(th.Muted)
+	m.help.Styles.FullSeparator = th.Style(th.Faint)
+	m.help.Styles.Ellipsis = th.Style(th.Faint)
+}
+
+func (m *Model) togglePause() {
+	if m.ctl == nil {
+		return
+	}
+	if m.ended != nil {
+		m.setFlash("the run has ended", false)
+		return
+	}
+	switch m.header.State() {
+	case header.Paused, header.Pausing:
+		m.ctl.do(func(c engine.Control) { c.Resume() })
+		m.header.SetState(header.Running)
+	case header.Running:
+		m.ctl.do(func(c engine.Control) { c.Pause() })
+		m.header.SetState(header.Pausing)
+	}
+}
+
+func (m *Model) step() {
+	if m.ctl == nil || m.ended != nil {
+		return
+	}
+	switch m.header.State() {
+	case header.Paused, header.Pausing:
+		m.ctl.do(func(c engine.Control) { c.Step() })
+		m.setFlash("running one more phase", false)
+	default:
+		m.setFlash("n steps while paused: press space to pause first", false)
+	}
+}
+
+func (m *Model) openBindings() tea.Cmd {
+	if m.ctl == nil || len(m.agents) == 0 {
+		return nil
+	}
+	if m.ended != nil {
+		m.setFlash("the run has ended: nothing to rebind", false)
+		return nil
+	}
+	ctl := m.ctl
+	m.bind = bindings.New(m.opts.Context, m.th, m.bindings(), m.opts.Models,
+		func(ctx context.Context, agent, model, host string) error {
+			return ctl.c.Rebind(ctx, agent, model, host)
+		})
+	if m.focus < len(m.agents) {
+		// Start on the focused agent.
+		for range m.focus {
+			m.bind.Update(tea.KeyMsg{Type: tea.KeyDown})
+		}
+	}
+	m.overlay = bindingsOverlay
+	return nil
+}
+
+func (m *Model) openInject() tea.Cmd {
+	if m.ctl == nil {
+		return nil
+	}
+	if m.ended != nil {
+		m.setFlash("the run has ended: no next round to add a message to", false)
+		return nil
+	}
+	m.inj = inject.New(m.th)
+	m.overlay = injectOverlay
+	return nil
+}
+
+// quit stops a live run and leaves once it has ended, so the transcript
+// gets its run_ended event. A second quit leaves at once (the caller still
+// waits for the run).
+func (m *Model) quit(signal bool) tea.Cmd {
+	if m.player != nil || m.opts.Bridge == nil || m.closed {
+		return tea.Quit
+	}
+	if m.quitting && !signal {
+		return tea.Quit
+	}
+	if !m.quitting {
+		m.quitting = true
+		m.header.SetState(header.Stopping)
+		m.setFlash("stopping the run and completing its transcript… (q again: leave now)", false)
+		if m.opts.Cancel != nil {
+			m.opts.Cancel()
+		}
+	}
+	return nil
+}
+
+// mouse scrolls the pane under the wheel and focuses a clicked pane.
+func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
+	if m.overlay != noOverlay {
+		return nil
+	}
+	id, ok := m.layout.at(msg.X, msg.Y)
+	if !ok {
+		return nil
+	}
+	switch {
+	case msg.Button == tea.MouseButtonWheelUp || msg.Button == tea.MouseButtonWheelDown:
+		return m.paneByID(id).Update(msg)
+	case msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft:
+		if id != m.focus {
+			m.setFocus(id)
+		}
+	}
+	return nil
+}
+
+// asyncControl calls the engine's control methods off the Update loop, one
+// at a time and in the order asked, so a busy engine never stalls the
+// screen and a pause is never overtaken by the resume after it.
+type asyncControl struct {
+	c       engine.Control
+	mu      sync.Mutex
+	queue   []func(engine.Control)
+	running bool
+}
+
+func (a *asyncControl) do(f func(engine.Control)) {
+	a.mu.Lock()
+	a.queue = append(a.queue, f)
+	if a.running {
+		a.mu.Unlock()
+		return
+	}
+	a.running = true
+	a.mu.Unlock()
+	go func() {
+		for {
+			a.mu.Lock()
+			if len(a.queue) == 0 {
+				a.running = false
+				a.mu.Unlock()
+				return
+			}
+			f := a.queue[0]
+			a.queue = a.queue[1:]
+			a.mu.Unlock()
+			f(a.c)
+		}
+	}()
+}

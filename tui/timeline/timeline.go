@@ -1,0 +1,215 @@
+// Package timeline charts a run round by round: the winner's conviction
+// (how much the votes agree), the stopping rule's efficiency–fatigue curve
+// U(t) fitted from the settings, and the evidence accumulated against the
+// target at which the run stops.
+package timeline
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/themes"
+	"github.com/nsed/nsed/tui/internal/chart"
+	"github.com/nsed/nsed/tui/internal/frame"
+	"github.com/nsed/nsed/tui/internal/scroll"
+	"github.com/nsed/nsed/tui/internal/text"
+	"github.com/nsed/nsed/tui/safe"
+)
+
+// MinWidth is the narrowest useful pane.
+const MinWidth = 28
+
+// Model is the timeline pane.
+type Model struct {
+	th     themes.Theme
+	set    engine.Settings
+	rounds []*engine.RoundEnded
+
+	lines         []string
+	linesW        int
+	scroll        scroll.State
+	width, height int
+	focused       bool
+	view          string
+	dirty         bool
+}
+
+// New returns an empty timeline.
+func New(th themes.Theme) *Model {
+	return &Model{th: th, dirty: true, scroll: scroll.State{Away: true}}
+}
+
+// SetSettings gives the stopping rule's parameters and the round limits.
+func (m *Model) SetSettings(s engine.Settings) { m.set = s; m.invalidate() }
+
+// Add records a finished round.
+func (m *Model) Add(ev *engine.RoundEnded) {
+	m.rounds = append(m.rounds, ev)
+	m.invalidate()
+}
+
+// Agreement is each finished round's conviction, for the header's sparkline.
+func (m *Model) Agreement() []float64 {
+	out := make([]float64, len(m.rounds))
+	for i, r := range m.rounds {
+		out[i] = r.Conviction
+	}
+	return out
+}
+
+// SetTheme switches colours.
+func (m *Model) SetTheme(th themes.Theme) { m.th = th; m.invalidate() }
+
+// SetSize sets the outer size.
+func (m *Model) SetSize(w, h int) {
+	if w != m.width || h != m.height {
+		m.width, m.height, m.dirty = w, h, true
+	}
+}
+
+// SetFocused marks the pane as the one keys go to.
+func (m *Model) SetFocused(f bool) {
+	if f != m.focused {
+		m.focused, m.dirty = f, true
+	}
+}
+
+func (m *Model) invalidate() { m.lines, m.dirty = nil, true }
+
+// Update scrolls.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	if m.scroll.Update(msg, len(m.body()), m.height-2) {
+		m.dirty = true
+	}
+	return nil
+}
+
+// View draws the pane.
+func (m *Model) View() string {
+	if !m.dirty && m.view != "" {
+		return m.view
+	}
+	th := m.th
+	body := m.body()
+	from, to := m.scroll.Window(len(body), m.height-2)
+	box := frame.Box{
+		Width: m.width, Height: m.height, Focused: m.focused,
+		Title:  th.Style(th.Accent).Bold(true).Render("Timeline"),
+		Status: th.Style(th.Muted).Render(fmt.Sprintf("%d/%d rounds", len(m.rounds), m.set.MaxRounds)),
+		Info:   th.Style(th.Warn).Render(m.scroll.Indicator(len(body), m.height-2)),
+	}
+	m.view, m.dirty = box.Render(th, body[from:to]), false
+	return m.view
+}
+
+func (m *Model) body() []string {
+	w := max(m.width-2, 1)
+	if m.lines != nil && m.linesW == w {
+		return m.lines
+	}
+	m.lines, m.linesW = m.render(w), w
+	return m.lines
+}
+
+// Utility is the efficiency–fatigue curve U(t) of the stopping rule.
+func Utility(s engine.StopSettings, t float64) float64 {
+	return 1 - (1-s.PG)*math.Exp(-s.Lambda*(s.PV-s.PG)*t) - s.Beta*t*t
+}
+
+func (m *Model) render(w int) []string {
+	th := m.th
+	muted := th.Style(th.Muted)
+	n := max(m.set.MaxRounds, len(m.rounds))
+	if n == 0 {
+		return []string{th.Style(th.Faint).Render("waiting for the run to start")}
+	}
+	const lw = 10 // label column
+	cw := 1       // cells per round
+	for cw < 3 && lw+(cw+1)*n+12 <= w {
+		cw++
+	}
+	cell := func(s string) string { return s + strings.Repeat(" ", cw-1) }
+	nan := math.NaN()
+
+	agree := make([]float64, n)
+	util := make([]float64, n)
+	evid := make([]float64, n)
+	target := nan
+	for i := range n {
+		agree[i], evid[i] = nan, nan
+		util[i] = Utility(m.set.Stop, float64(i+1))
+	}
+	for _, r := range m.rounds {
+		if i := r.Round - 1; i >= 0 && i < n {
+			agree[i], evid[i] = r.Conviction, r.Evidence
+			if r.Utility != 0 {
+				util[i] = r.Utility
+			}
+			target = r.Target
+		}
+	}
+	spark := func(vals []float64, lo, hi float64) string {
+		var b strings.Builder
+		for i, v := range vals {
+			s := chart.Spark([]float64{v}, lo, hi)
+			st := th.Style(th.Bar)
+			if i >= len(m.rounds) {
+				st = th.Style(th.Faint)
+			}
+			b.WriteString(st.Render(cell(s)))
+		}
+		return b.String()
+	}
+	last := func(vals []float64) float64 {
+		if len(m.rounds) == 0 {
+			return nan
+		}
+		return vals[min(len(m.rounds), n)-1]
+	}
+	num := func(v float64, f string) string {
+		if math.IsNaN(v) {
+			return ""
+		}
+		return " " + fmt.Sprintf(f, v)
+	}
+
+	var hdr strings.Builder
+	for i := range n {
+		hdr.WriteString(text.Fit(fmt.Sprint(i+1), cw))
+	}
+	evHi := 0.0
+	if !math.IsNaN(target) {
+		evHi = target
+	}
+	for _, v := range evid {
+		if !math.IsNaN(v) {
+			evHi = math.Max(evHi, v)
+		}
+	}
+	out := []string{
+		muted.Render(text.Fit("round", lw)) + muted.Render(hdr.String()),
+		th.Style(th.Text).Render(text.Fit("agreement", lw)) + spark(agree, 0, 1) + muted.Render(num(last(agree), "%.2f")),
+		th.Style(th.Text).Render(text.Fit("U(t) fit", lw)) + spark(util, 0, 1) + muted.Render(num(last(util), "%.2f")),
+		th.Style(th.Text).Render(text.Fit("evidence", lw)) + spark(evid, 0, evHi) + muted.Render(num(last(evid), "%.2f")+strings.TrimPrefix(num(target, "/%.2f"), " ")),
+	}
+	if len(m.rounds) > 0 {
+		r := m.rounds[len(m.rounds)-1]
+		if r.Continue {
+			out = append(out, muted.Render(text.Truncate(fmt.Sprintf("round %d: winner %s, going on", r.Round, safe.Line(r.Winner)), w, "…")))
+		} else {
+			for _, l := range text.Wrap(fmt.Sprintf("stopped after round %d: %s", r.Round, safe.Line(r.StopReason)), w) {
+				out = append(out, th.Style(th.Warn).Render(l))
+			}
+		}
+	}
+	// Per-round detail, for when the pane is tall or zoomed.
+	for _, r := range m.rounds {
+		s := fmt.Sprintf("r%d agree %.2f · U %.2f · U′ %+.3f · evidence %.2f · %d tok in / %d out",
+			r.Round, r.Conviction, r.Utility, r.Marginal, r.Evidence, r.PromptTokens, r.OutputTokens)
+		out = append(out, muted.Render(text.Truncate(s, w, "…")))
+	}
+	return out
+}

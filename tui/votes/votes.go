@@ -1,0 +1,223 @@
+// Package votes shows a round's quadratic voting: what each voter spent of
+// its credit budget, the votes it bought for or against each proposal (v
+// votes cost v² credits, and the pane says so), and each proposal's total
+// support.
+package votes
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/themes"
+	"github.com/nsed/nsed/tui/internal/chart"
+	"github.com/nsed/nsed/tui/internal/frame"
+	"github.com/nsed/nsed/tui/internal/scroll"
+	"github.com/nsed/nsed/tui/internal/text"
+	"github.com/nsed/nsed/tui/safe"
+)
+
+// MinWidth is the narrowest useful pane.
+const MinWidth = 34
+
+// Model is the votes pane.
+type Model struct {
+	th     themes.Theme
+	agents []string
+	ev     *engine.VotesCast
+	budget float64
+
+	lines         []string // rendered body, rebuilt when data or width change
+	linesW        int
+	scroll        scroll.State
+	width, height int
+	focused       bool
+	view          string
+	dirty         bool
+}
+
+// New returns an empty votes pane.
+func New(th themes.Theme) *Model {
+	return &Model{th: th, dirty: true, scroll: scroll.State{Away: true}}
+}
+
+// SetAgents sets the order proposals are listed in; budget is the credits
+// each voter gets per round (from the run's settings).
+func (m *Model) SetAgents(ids []string, budget float64) {
+	m.agents = ids
+	m.budget = budget
+	m.invalidate()
+}
+
+// Set shows a round's tally.
+func (m *Model) Set(ev *engine.VotesCast) {
+	m.ev = ev
+	m.scroll = scroll.State{Off: 0, Away: true}
+	m.invalidate()
+}
+
+// Round is the round shown, 0 if none.
+func (m *Model) Round() int {
+	if m.ev == nil {
+		return 0
+	}
+	return m.ev.Round
+}
+
+// SetTheme switches colours.
+func (m *Model) SetTheme(th themes.Theme) { m.th = th; m.invalidate() }
+
+// SetSize sets the outer size.
+func (m *Model) SetSize(w, h int) {
+	if w != m.width || h != m.height {
+		m.width, m.height, m.dirty = w, h, true
+	}
+}
+
+// SetFocused marks the pane as the one keys go to.
+func (m *Model) SetFocused(f bool) {
+	if f != m.focused {
+		m.focused, m.dirty = f, true
+	}
+}
+
+func (m *Model) invalidate() { m.lines, m.dirty = nil, true }
+
+// Update scrolls.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	if m.scroll.Update(msg, len(m.body()), m.height-2) {
+		m.dirty = true
+	}
+	return nil
+}
+
+// View draws the pane.
+func (m *Model) View() string {
+	if !m.dirty && m.view != "" {
+		return m.view
+	}
+	th := m.th
+	body := m.body()
+	from, to := m.scroll.Window(len(body), m.height-2)
+	status := ""
+	if m.ev != nil {
+		status = th.Style(th.Muted).Render(fmt.Sprintf("round %d", m.ev.Round))
+	}
+	box := frame.Box{
+		Width: m.width, Height: m.height, Focused: m.focused,
+		Title:  th.Style(th.Accent).Bold(true).Render("Quadratic votes"),
+		Status: status,
+		Info:   th.Style(th.Warn).Render(m.scroll.Indicator(len(body), m.height-2)),
+	}
+	m.view, m.dirty = box.Render(th, body[from:to]), false
+	return m.view
+}
+
+func (m *Model) body() []string {
+	w := max(m.width-2, 1)
+	if m.lines != nil && m.linesW == w {
+		return m.lines
+	}
+	m.lines, m.linesW = m.render(w), w
+	return m.lines
+}
+
+func (m *Model) render(w int) []string {
+	th := m.th
+	muted, faint := th.Style(th.Muted), th.Style(th.Faint)
+	budget := m.budget
+	if m.ev != nil && m.ev.Budget > 0 {
+		budget = m.ev.Budget
+	}
+	out := []string{muted.Render(text.Truncate(fmt.Sprintf("%g credits/voter · v votes cost v² (3 votes = 9 credits)", budget), w, "…"))}
+	if m.ev == nil {
+		return append(out, faint.Render("no votes yet"))
+	}
+	idx := map[string]int{}
+	for i, a := range m.agents {
+		idx[a] = i
+	}
+	agentStyle := func(id string) string {
+		return th.Style(th.AgentColor(idx[id])).Render(id)
+	}
+
+	// One block per voter: spent bar, then its allocations.
+	idw := 2
+	for _, b := range m.ev.Ballots {
+		idw = max(idw, text.Width(safe.Line(b.Voter)))
+	}
+	barW := min(max(w-idw-12, 4), 16)
+	for _, b := range m.ev.Ballots {
+		voter := safe.Line(b.Voter)
+		head := agentStyle(voter) + strings.Repeat(" ", idw-text.Width(voter)+1)
+		if b.Abstained {
+			out = append(out, head+th.Style(th.Bad).Render("abstained — its votes don't count"))
+			continue
+		}
+		frac := 0.0
+		if budget > 0 {
+			frac = b.Spent / budget
+		}
+		out = append(out, head+chart.Bar(th, frac, barW, th.Bar)+muted.Render(fmt.Sprintf(" %.0f/%.0f cr", b.Spent, budget)))
+		allocs := append([]engine.Allocation(nil), b.Allocations...)
+		sort.SliceStable(allocs, func(i, j int) bool { return idx[allocs[i].Author] < idx[allocs[j].Author] })
+		line := strings.Repeat(" ", idw+1)
+		lw := idw + 1
+		for _, a := range allocs {
+			c := th.Good
+			if a.Votes < 0 {
+				c = th.Bad
+			}
+			author := safe.Line(a.Author)
+			item := fmt.Sprintf("→%s %+.1fv=%.0fcr", author, a.Votes, a.Credits)
+			iw := text.Width(item)
+			if lw+iw+1 > w && lw > idw+1 {
+				out = append(out, line)
+				line, lw = strings.Repeat(" ", idw+1), idw+1
+			}
+			line += "→" + agentStyle(author) + th.Style(c).Render(fmt.Sprintf(" %+.1fv", a.Votes)) + muted.Render(fmt.Sprintf("=%.0fcr ", a.Credits))
+			lw += iw + 1
+		}
+		if lw > idw+1 {
+			out = append(out, line)
+		}
+	}
+
+	// Support per proposal, strongest first.
+	out = append(out, th.Style(th.Text).Bold(true).Render(text.Truncate(fmt.Sprintf("support · winner %s · conviction %.2f", safe.Line(m.ev.Winner), m.ev.Conviction), w, "…")))
+	type sup struct {
+		id string
+		v  float64
+	}
+	var sups []sup
+	maxAbs := 0.0
+	for id, v := range m.ev.Support {
+		sups = append(sups, sup{safe.Line(id), v})
+		maxAbs = math.Max(maxAbs, math.Abs(v))
+	}
+	sort.Slice(sups, func(i, j int) bool {
+		if sups[i].v != sups[j].v {
+			return sups[i].v > sups[j].v
+		}
+		return sups[i].id < sups[j].id
+	})
+	sbarW := min(max(w-idw-12, 4), 20)
+	for _, s := range sups {
+		frac, c := 0.0, th.Good
+		if maxAbs > 0 {
+			frac = math.Abs(s.v) / maxAbs
+		}
+		if s.v < 0 {
+			c = th.Bad
+		}
+		mark := ""
+		if s.id == safe.Line(m.ev.Winner) {
+			mark = th.Style(th.Accent).Render(" ★")
+		}
+		out = append(out, agentStyle(s.id)+strings.Repeat(" ", idw-text.Width(s.id)+1)+chart.Bar(th, frac, sbarW, c)+th.Style(c).Render(fmt.Sprintf(" %+.2f", s.v))+mark)
+	}
+	return out
+}

@@ -55,25 +55,48 @@
 // # Solving
 //
 // Exact: depth-first branch and bound over role slots (pinned and scarcest
-// first), candidates in order of value. The upper bound for the slots still
-// open is, for each slot separately, the best v / (1 + k_m·ρ) + stickiness
-// over candidates that still fit on their own (their model already loaded
-// there, or its memory within what is left; time, tokens and caps likewise).
-// It is valid because a slot's true marginal gain can only be smaller: the
-// diversity discount grows with k, memory, time and tokens only shrink, and
-// swap costs only subtract. Slots that are interchangeable (same role, no pin,
-// no current binding) are filled in non-decreasing candidate order, which
-// removes permutations of the same team. A greedy binding improved by local
-// search seeds the incumbent, so most of the tree is pruned at once.
+// first), candidates in order of value. A greedy binding improved by local
+// search (single-slot moves, swaps, and moving every slot on one model to
+// another, which swaps a loaded model out) seeds the incumbent; a second
+// greedy guided by the memory and time prices of the relaxation below
+// often improves it. Slots that are interchangeable (same values, pins and
+// current binding, as every slot is while qualities sit at their prior) are
+// filled in non-decreasing candidate order, which removes permutations of
+// the same team. Nodes are pruned by a cascade of upper bounds, cheapest
+// first, each valid on its own:
+//
+//   - per slot: each open slot's best v / (1 + k_m·ρ) + stickiness over
+//     candidates that still fit on their own. Valid because a slot's true
+//     marginal gain can only be smaller: the diversity discount grows with
+//     k, budgets only shrink, swap costs only subtract. Too optimistic when
+//     slots compete for memory or for the same model.
+//   - Lagrangian relaxations (bound.go) in which each candidate takes a
+//     group of slots at its exact group value, "each slot exactly once" is
+//     priced by a multiplier per slot, round time by a price per host, and
+//     memory is kept hard: per host a 0/1 knapsack over the models loaded
+//     fresh (memory rounded down, which keeps it a relaxation), with and
+//     without the count of agents, and pooled over hosts with each model one
+//     group wherever it runs. The multipliers are tuned once at the root by
+//     subgradient steps.
 //
 // Fallback: beyond ExactLimitRoles slots or ExactLimitCandidates
-// candidates, or when the search exceeds Problem.MaxNodes nodes, the broker
-// returns the greedy + local-search binding (single-slot moves and pairwise
-// swaps until no move improves) and marks it Exact = false.
+// candidates Solve returns the greedy + local-search binding; when the exact
+// search exceeds Problem.MaxNodes nodes (DefaultMaxNodes, a fraction of a
+// second to a few seconds) it returns the best binding found. Either way
+// Exact is false and Bound, an upper bound proven at the root, says how far
+// from optimal the binding can be.
+//
+// Measured (AMD EPYC, go test -bench): up to 8 slots over 30 candidates on 3
+// hosts solve exactly in 0.4–13 ms. Twelve slots over 30 candidates take
+// 0.1–0.5 s, and with qualities bunched near their priors often hit the node
+// limit: the relaxations leave a gap of about 1% there, inside which many
+// near-equal teams must be told apart. See BenchmarkSolve* for the cases.
 //
 // # Infeasible budgets
 //
 // When nothing fits, InfeasibleError names the smallest budget that would:
 // first memory (the least per-host budget admitting a binding, found by an
-// exact min-max search), then, with that memory, round time, then tokens.
+// exact min-max search with time and tokens unlimited), then, with that
+// memory, round time, then tokens; so the suggested budgets together admit
+// a binding.
 package broker

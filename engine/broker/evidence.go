@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nsed/nsed/engine"
 )
@@ -118,4 +119,28 @@ func EvidenceFrom(events []engine.Event) []Observation {
 		return strings.Compare(a.Model, b.Model)
 	})
 	return out
+}
+
+// Recorder is an engine.Sink that keeps a run's events, all but streamed
+// tokens, for EvidenceFrom. It is safe for concurrent use.
+type Recorder struct {
+	mu     sync.Mutex
+	events []engine.Event
+}
+
+// Emit keeps e unless it is a token.
+func (r *Recorder) Emit(e engine.Event) {
+	if _, ok := e.(*engine.Token); ok {
+		return
+	}
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+// Events returns what was kept so far.
+func (r *Recorder) Events() []engine.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
 }

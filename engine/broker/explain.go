@@ -351,11 +351,24 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// formatFlagBytes spells n for --vram-budget, rounded up to 0.1 GiB so
-// the suggested budget admits the binding.
+// formatFlagBytes spells n for --vram-budget, rounded up (to 0.1 GiB, or
+// to the MiB below 1 GiB) so the suggested budget admits the binding.
 func formatFlagBytes(n int64) string {
-	const gib = 1 << 30
+	const gib, mib = 1 << 30, 1 << 20
+	if n < gib {
+		return fmt.Sprintf("%dMiB", (n+mib-1)/mib)
+	}
 	return fmt.Sprintf("%.1fGiB", math.Ceil(float64(n)/gib*10)/10)
+}
+
+// formatNeed spells a needed size with a decimal, so it is not read as less
+// than it is.
+func formatNeed(n int64) string {
+	const gib, mib = 1 << 30, 1 << 20
+	if n < gib {
+		return fmt.Sprintf("%.1f MiB", float64(n)/mib)
+	}
+	return fmt.Sprintf("%.2f GiB", float64(n)/gib)
 }
 
 func formatSeconds(s float64) string {

@@ -91,7 +91,7 @@ func (e *InfeasibleError) Error() string {
 		switch n.Resource {
 		case ResourceMemory:
 			fmt.Fprintf(&b, "%s%s per host is too small; %s feasible memory budget is %s per host (--vram-budget %s)",
-				sep, formatBytes(int64(n.Have)), least, formatBytes(int64(n.Need)), formatFlagBytes(int64(n.Need)))
+				sep, formatBytes(int64(n.Have)), least, formatNeed(int64(n.Need)), formatFlagBytes(int64(n.Need)))
 		case ResourceTime:
 			fmt.Fprintf(&b, "%sa round time of %s is too short; %s feasible is %s",
 				sep, formatSeconds(n.Have), least, formatSeconds(n.Need))

@@ -23,7 +23,7 @@ func (b Binding) String() string {
 
 // RoleSlot is one agent to bind.
 type RoleSlot struct {
-	Agent string // agent id ("a1"…); may be empty
+	Agent string // agent id ("agent-1"…, as config.File.AgentInfos numbers them); may be empty
 	Role  string
 	// Pin, when set, restricts the slot to Pin.Model (on Pin.Host, unless
 	// empty). The user's manual rebind is passed as a pin.
@@ -184,7 +184,7 @@ func DefaultWeights() Weights {
 const (
 	DefaultRoundTokens = 2048 // one agent: a proposal and a review at num_predict 1024
 	DefaultQuality     = 0.5
-	DefaultMaxNodes    = 2_000_000
+	DefaultMaxNodes    = 100_000
 )
 
 // Beyond these sizes Solve skips the exact search (see the package comment).
@@ -224,11 +224,11 @@ func NewProblem(roles []RoleSlot, cands []Candidate, b Budget, quality func(role
 	}
 }
 
-// Slots returns n slots for agents a1…an, playing roles in turn.
+// Slots returns n slots for agents agent-1…agent-n, playing roles in turn.
 func Slots(n int, roles []string) []RoleSlot {
 	out := make([]RoleSlot, n)
 	for i := range out {
-		out[i].Agent = fmt.Sprintf("a%d", i+1)
+		out[i].Agent = fmt.Sprintf("agent-%d", i+1)
 		if len(roles) > 0 {
 			out[i].Role = roles[i%len(roles)]
 		}

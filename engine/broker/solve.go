@@ -24,8 +24,12 @@ type Solution struct {
 	Models      int // distinct model names bound
 	// Exact says the binding is proven optimal; otherwise it came from the
 	// fallback, as Method says.
-	Exact   bool
-	Method  string
+	Exact  bool
+	Method string
+	// Bound is a proven upper bound on the best objective: equal to
+	// Objective when Exact, else it says how far from optimal the binding
+	// can be.
+	Bound   float64
 	Nodes   int
 	Elapsed time.Duration
 }
@@ -77,7 +81,11 @@ var (
 	ErrBadProblem   = errors.New("invalid broker problem")
 )
 
-// Solve finds the binding of greatest objective within the budget.
+// Solve finds the binding of greatest objective within the budget (see the
+// package comment). It returns ErrNoCandidates when there is nothing to
+// bind to, a *PinError for a pinned model no host has, an *InfeasibleError
+// naming the smallest sufficient budget when nothing fits, and an error
+// wrapping ErrBadProblem for malformed input.
 func Solve(p *Problem) (*Solution, error) {
 	start := time.Now()
 	if len(p.Roles) == 0 {
@@ -92,21 +100,19 @@ func Solve(p *Problem) (*Solution, error) {
 
 	order, same := in.roleOrder()
 	heur, ok := in.heuristic(order, full)
-	exactSize := in.nr <= ExactLimitRoles && in.nc <= ExactLimitCandidates
+	if !ok {
+		heur = nil
+	}
 	var (
 		assign []int
 		nodes  int
 		exact  bool
 		method string
+		bound  float64
 	)
 	switch {
-	case exactSize:
-		s := newSearch(in, full, order, same, p.MaxNodes)
-		if ok {
-			s.best, s.found = in.evaluate(heur, full).obj, true
-			copy(s.bestAssign, heur)
-		}
-		s.dfs(0, 0)
+	case in.nr <= ExactLimitRoles && in.nc <= ExactLimitCandidates:
+		s := in.search(full, order, same, heur)
 		nodes = s.nodes
 		if !s.found {
 			if s.aborted {
@@ -114,13 +120,13 @@ func Solve(p *Problem) (*Solution, error) {
 			}
 			return nil, in.infeasible(full, all)
 		}
-		assign, exact = s.bestAssign, !s.aborted
+		assign, exact, bound = s.bestAssign, !s.aborted, s.bound
 		method = "branch and bound"
 		if s.aborted {
-			method = fmt.Sprintf("greedy + local search, branch and bound stopped at %d nodes", s.maxNodes)
+			method = fmt.Sprintf("best found, branch and bound stopped at %d nodes", s.maxNodes)
 		}
 	case ok:
-		assign = heur
+		assign, bound = heur, in.slotBound(full)
 		method = fmt.Sprintf("greedy + local search (%d slots × %d candidates is beyond the exact limit of %d × %d)",
 			in.nr, in.nc, ExactLimitRoles, ExactLimitCandidates)
 	default:
@@ -128,8 +134,54 @@ func Solve(p *Problem) (*Solution, error) {
 	}
 	sol := in.solution(assign, full)
 	sol.Exact, sol.Method, sol.Nodes = exact, method, nodes
+	sol.Bound = max(bound, sol.Objective)
+	if exact {
+		sol.Bound = sol.Objective
+	}
 	sol.Elapsed = time.Since(start)
 	return sol, nil
+}
+
+// search runs the exact branch and bound from the incumbent heur (nil if
+// the heuristic found none).
+func (in *instance) search(full caps, order []int, same []bool, heur []int) *search {
+	s := newSearch(in, full, order, same, in.maxNodes)
+	s.lag = newLagrange(in, order, full)
+	s.bound = in.slotBound(full)
+	if heur != nil {
+		s.best, s.found = in.evaluate(heur, full).obj, true
+		copy(s.bestAssign, heur)
+		// Tune a little, let the prices guide a better binding, then tune
+		// on toward it.
+		s.bound = min(s.bound, s.lag.tune(s.st, in.shares(heur, full), s.best, tuneIters/2))
+		if alt, ok := in.priced(order, full, s.lag); ok {
+			if obj := in.evaluate(alt, full).obj; obj > s.best+eps {
+				s.best = obj
+				copy(s.bestAssign, alt)
+			}
+		}
+		if s.bound > s.best+eps {
+			s.bound = min(s.bound, s.lag.tune(s.st, nil, s.best, tuneIters))
+		}
+		if s.bound <= s.best+eps {
+			s.nodes = 1 // the bound at the root proves the incumbent optimal
+			return s
+		}
+	}
+	s.lag.prepare()
+	s.dfs(0, 0)
+	return s
+}
+
+// slotBound is the per-slot bound at the root.
+func (in *instance) slotBound(c caps) float64 {
+	st := newState(in, c)
+	ub := 0.0
+	for r := range in.nr {
+		b, _ := st.bound(r)
+		ub += b
+	}
+	return ub
 }
 
 // eps absorbs floating-point drift when comparing objectives.
@@ -301,11 +353,27 @@ func (in *instance) budgetCaps() caps {
 	return c
 }
 
-// identical says slots a and b are interchangeable.
+// identical says slots a and b are interchangeable: the same value and
+// stickiness with every candidate, and the same candidates allowed. Slots
+// of different roles qualify when their qualities agree (as they do while
+// everything is at its prior).
 func (in *instance) identical(a, b int) bool {
-	ra, rb := in.p.Roles[a], in.p.Roles[b]
-	eq := func(x, y *Binding) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
-	return ra.Role == rb.Role && eq(ra.Pin, rb.Pin) && eq(ra.Current, rb.Current)
+	return in.bonus[a] == in.bonus[b] && slices.Equal(in.value[a], in.value[b]) && slices.Equal(in.isAllow[a], in.isAllow[b])
+}
+
+// classes maps each slot to the first slot identical to it.
+func (in *instance) classes() []int {
+	class := make([]int, in.nr)
+	for r := range class {
+		class[r] = r
+		for q := range r {
+			if class[q] == q && in.identical(q, r) {
+				class[r] = q
+				break
+			}
+		}
+	}
+	return class
 }
 
 // roleOrder fills the scarcest slots first (pins have one or few
@@ -313,6 +381,7 @@ func (in *instance) identical(a, b int) bool {
 // between the best and second-best value), keeping interchangeable slots
 // together so the search can skip their permutations.
 func (in *instance) roleOrder() (order []int, same []bool) {
+	class := in.classes()
 	order = make([]int, in.nr)
 	regret := make([]float64, in.nr)
 	for r := range order {
@@ -330,11 +399,11 @@ func (in *instance) roleOrder() (order []int, same []bool) {
 		if c := cmp.Compare(regret[b], regret[a]); c != 0 {
 			return c
 		}
-		return cmp.Compare(in.p.Roles[a].Role, in.p.Roles[b].Role)
+		return cmp.Compare(class[a], class[b])
 	})
 	same = make([]bool, in.nr)
 	for d := 1; d < in.nr; d++ {
-		same[d] = in.identical(order[d-1], order[d])
+		same[d] = class[order[d-1]] == class[order[d]]
 	}
 	return order, same
 }
@@ -467,12 +536,11 @@ type search struct {
 	nodes      int
 	maxNodes   int
 	aborted    bool
+	lag        *lagrange // nil: per-slot bound only
+	bound      float64   // proven upper bound on the optimum, from the root
 }
 
 func newSearch(in *instance, c caps, order []int, same []bool, maxNodes int) *search {
-	if maxNodes <= 0 {
-		maxNodes = in.maxNodes
-	}
 	return &search{
 		in: in, st: newState(in, c), order: order, same: same,
 		pos: make([]int, in.nr), assign: make([]int, in.nr), bestAssign: make([]int, in.nr),
@@ -511,6 +579,14 @@ func (s *search) dfs(d int, obj float64) {
 	if s.found && obj+here+rest <= s.best+eps {
 		return
 	}
+	if s.lag != nil && s.found {
+		// The Lagrangian bounds, cheapest first; any one that prunes will do.
+		for _, b := range [...]func(*state, int) float64{s.lag.boundHostsMem, s.lag.boundModelsNoTrace, s.lag.boundHostsNoTrace} {
+			if obj+b(st, d) <= s.best+eps {
+				return
+			}
+		}
+	}
 	r := s.order[d]
 	list := in.allowed[r]
 	first := 0
@@ -539,14 +615,43 @@ func (s *search) dfs(d int, obj float64) {
 	}
 }
 
+// tuneIters bounds the subgradient steps that tune the Lagrangian bound.
+const tuneIters = 60
+
+// shares is each slot's part of assign's objective, a starting point for
+// the Lagrangian multipliers; nil assign gives each slot its best value.
+func (in *instance) shares(assign []int, c caps) []float64 {
+	out := make([]float64, in.nr)
+	if assign == nil {
+		for r := range out {
+			out[r] = in.top(r, in.allowed[r][0])
+		}
+		return out
+	}
+	u := in.evaluate(assign, c)
+	for r, cand := range assign {
+		out[r] = in.value[r][cand] / (1 + float64(u.cnt[in.model[cand]]-1)*in.rho)
+		if cand == in.bonus[r] {
+			out[r] += in.stick
+		}
+	}
+	return out
+}
+
 // heuristic is the fallback and the exact search's first incumbent: a
 // greedy binding (each slot in order takes the candidate adding most while
 // every later slot still has one that fits; if that dead-ends, the smallest
 // models first), then local search.
 func (in *instance) heuristic(order []int, c caps) ([]int, bool) {
-	assign, ok := in.greedy(order, c, false)
+	assign, ok := in.greedy(order, c, nil)
 	if !ok {
-		assign, ok = in.greedy(order, c, true)
+		// Dead end: take the smallest models first, then improve.
+		assign, ok = in.greedy(order, c, func(st *state, r, cand int) float64 {
+			if st.use[cand] > 0 {
+				return 1 // already paid for
+			}
+			return -float64(in.mem[cand])
+		})
 	}
 	if !ok {
 		return nil, false
@@ -555,7 +660,40 @@ func (in *instance) heuristic(order []int, c caps) ([]int, bool) {
 	return assign, true
 }
 
-func (in *instance) greedy(order []int, c caps, small bool) ([]int, bool) {
+// priced is the greedy guided by the Lagrangian prices of round time and
+// memory, which say how scarce each host's budget is: a slot's gain minus
+// what its time and (if loaded fresh) its memory would cost at those
+// prices, scaled by f to try a few price levels.
+func (in *instance) priced(order []int, c caps, l *lagrange) ([]int, bool) {
+	var best []int
+	bestObj := math.Inf(-1)
+	for _, f := range []float64{0.5, 1, 2} {
+		assign, ok := in.greedy(order, c, func(st *state, r, cand int) float64 {
+			h := in.host[cand]
+			v := st.delta(r, cand) - f*l.lam[h]*float64(in.usec[cand])
+			if st.use[cand] == 0 {
+				v -= f * l.eta[h] * float64(in.mem[cand])
+			}
+			return v
+		})
+		if !ok {
+			continue
+		}
+		in.improve(assign, c)
+		if obj := in.evaluate(assign, c).obj; obj > bestObj+eps {
+			best, bestObj = assign, obj
+		}
+	}
+	return best, best != nil
+}
+
+// greedy binds the slots in order, each to the candidate of best score
+// (by default its gain) among those that leave every later slot one that
+// fits.
+func (in *instance) greedy(order []int, c caps, score func(st *state, r, cand int) float64) ([]int, bool) {
+	if score == nil {
+		score = func(st *state, r, cand int) float64 { return st.delta(r, cand) }
+	}
 	st := newState(in, c)
 	assign := make([]int, in.nr)
 	for d, r := range order {
@@ -564,14 +702,8 @@ func (in *instance) greedy(order []int, c caps, small bool) ([]int, bool) {
 			if !st.fits(cand) {
 				continue
 			}
-			score := st.delta(r, cand)
-			if small {
-				score = -float64(in.mem[cand])
-				if st.use[cand] > 0 {
-					score = 1 // already paid for
-				}
-			}
-			if best >= 0 && score <= bestScore {
+			sc := score(st, r, cand)
+			if best >= 0 && sc <= bestScore {
 				continue
 			}
 			st.add(r, cand)
@@ -584,7 +716,7 @@ func (in *instance) greedy(order []int, c caps, small bool) ([]int, bool) {
 			}
 			st.remove(r, cand)
 			if live {
-				best, bestScore = cand, score
+				best, bestScore = cand, sc
 			}
 		}
 		if best < 0 {
@@ -597,23 +729,27 @@ func (in *instance) greedy(order []int, c caps, small bool) ([]int, bool) {
 }
 
 // improve applies improving single-slot moves and pairwise swaps until none
-// is left (or a pass limit is reached).
+// is left (or a pass limit is reached). assign must fit c.
 func (in *instance) improve(assign []int, c caps) {
-	cur := in.evaluate(assign, c).obj
+	st := newState(in, c)
+	for r, cand := range assign {
+		st.add(r, cand)
+	}
 	for range 100 {
 		better := false
-		for r := range assign {
-			old := assign[r]
+		for r, old := range assign {
+			st.remove(r, old)
+			best, gain := old, st.delta(r, old)
 			for _, cand := range in.allowed[r] {
-				if cand == old {
-					continue
-				}
-				assign[r] = cand
-				if u := in.evaluate(assign, c); u.ok() && u.obj > cur+eps {
-					cur, old, better = u.obj, cand, true
+				if cand != old && st.fits(cand) {
+					if d := st.delta(r, cand); d > gain+eps {
+						best, gain = cand, d
+					}
 				}
 			}
-			assign[r] = old
+			st.add(r, best)
+			assign[r] = best
+			better = better || best != old
 		}
 		for a := range assign {
 			for b := a + 1; b < len(assign); b++ {
@@ -621,18 +757,84 @@ func (in *instance) improve(assign []int, c caps) {
 				if ca == cb || !in.isAllow[a][cb] || !in.isAllow[b][ca] {
 					continue
 				}
-				assign[a], assign[b] = cb, ca
-				if u := in.evaluate(assign, c); u.ok() && u.obj > cur+eps {
-					cur, better = u.obj, true
-					continue
+				st.remove(a, ca)
+				st.remove(b, cb)
+				was := st.delta(a, ca)
+				st.add(a, ca)
+				was += st.delta(b, cb)
+				st.remove(a, ca)
+				if st.fits(cb) {
+					now := st.delta(a, cb)
+					st.add(a, cb)
+					if st.fits(ca) && now+st.delta(b, ca) > was+eps {
+						st.add(b, ca)
+						assign[a], assign[b] = cb, ca
+						better = true
+						continue
+					}
+					st.remove(a, cb)
 				}
-				assign[a], assign[b] = ca, cb
+				st.add(a, ca)
+				st.add(b, cb)
 			}
+		}
+		if in.replace(st, assign) {
+			better = true
 		}
 		if !better {
 			return
 		}
 	}
+}
+
+// replace tries moving every slot on one candidate to another candidate
+// at once (swapping a loaded model for another, which single moves cannot
+// do when memory is tight) and applies the first that improves.
+func (in *instance) replace(st *state, assign []int) bool {
+	var slots []int
+	for from := range in.nc {
+		if st.use[from] == 0 {
+			continue
+		}
+		slots = slots[:0]
+		for r, cand := range assign {
+			if cand == from {
+				slots = append(slots, r)
+			}
+		}
+		was := 0.0
+		for i := len(slots) - 1; i >= 0; i-- {
+			st.remove(slots[i], from)
+			was += st.delta(slots[i], from)
+		}
+		for to := range in.nc {
+			if to == from {
+				continue
+			}
+			now, n := 0.0, 0
+			for _, r := range slots {
+				if !in.isAllow[r][to] || !st.fits(to) {
+					break
+				}
+				now += st.delta(r, to)
+				st.add(r, to)
+				n++
+			}
+			if n == len(slots) && now > was+eps {
+				for _, r := range slots {
+					assign[r] = to
+				}
+				return true
+			}
+			for _, r := range slots[:n] {
+				st.remove(r, to)
+			}
+		}
+		for _, r := range slots {
+			st.add(r, from)
+		}
+	}
+	return false
 }
 
 // usage is a complete binding evaluated from scratch.

@@ -107,7 +107,8 @@ type Broker struct {
 	Priors map[string]map[string]float64 `toml:"priors"`
 	// DefaultPrior is the expected quality of a model with no prior and no evidence.
 	DefaultPrior float64 `toml:"default_prior"`
-	// Diversity is how much the broker rewards binding distinct models.
+	// Diversity is the error correlation ρ assumed between copies of one
+	// model (0–1): k copies are worth k/(1+(k−1)ρ) independent agents.
 	Diversity float64 `toml:"diversity"`
 }
 
@@ -257,6 +258,12 @@ func (f *File) Validate() error {
 	case "", "dark", "light", "high-contrast":
 	default:
 		return f.errAt("tui.theme", fmt.Sprintf("unknown theme %q: use dark, light or high-contrast", f.TUI.Theme))
+	}
+	if f.Broker.Diversity < 0 || f.Broker.Diversity > 1 {
+		return f.errAt("broker.diversity", "must be in [0, 1]: the error correlation between copies of one model")
+	}
+	if f.Broker.DefaultPrior < 0 || f.Broker.DefaultPrior > 1 {
+		return f.errAt("broker.default_prior", "must be in [0, 1]")
 	}
 	if f.Broker.VRAMBudget != "" {
 		if _, err := ParseBytes(f.Broker.VRAMBudget); err != nil {

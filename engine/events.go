@@ -93,6 +93,10 @@ type AgentInfo struct {
 	Role  string `json:"role"`
 	Model string `json:"model"`
 	Host  string `json:"host,omitempty"`
+	// BoundBy says who chose the model: "config", "flag", "broker" or
+	// "user" (a rebind); Reason is the broker's explanation.
+	BoundBy string `json:"bound_by,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // CallStats are the measurements of one model call.

@@ -211,7 +211,7 @@ func (r *Run) Rebind(ctx context.Context, agent, model, host string) error {
 	if strings.TrimSpace(model) == "" {
 		return errors.New("rebind: no model given")
 	}
-	next.Model = model
+	next.Model, next.BoundBy, next.Reason = model, "user", ""
 	if host != "" {
 		next.Host = host
 	}

@@ -169,7 +169,7 @@ func runBench(ctx context.Context, io stdio, f *benchFlags, dark bool) error {
 	var agents []engine.AgentInfo
 	var checker models.Checker
 	if backend == nil {
-		s, err := prepare(ctx, &f.run, "bench")
+		s, err := prepare(ctx, &f.run, "bench", func(msg string) { fmt.Fprintln(io.err, "nsed:", msg) })
 		if err != nil {
 			return err
 		}

@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/engine/broker"
 	"github.com/nsed/nsed/engine/config"
 	"github.com/nsed/nsed/models"
 )
@@ -42,6 +45,10 @@ type runFlags struct {
 	config, host, models, transcript, theme, file string
 	rounds                                        int
 	headless, json                                bool
+	// The Dynamic Expertise Broker: bind models by it, within this budget,
+	// learning into this store.
+	broker            bool
+	vramBudget, store string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -51,6 +58,9 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.rounds, "rounds", 0, "maximum rounds (overrides the config)")
 	fs.StringVar(&f.transcript, "transcript", "", "write the run's JSONL transcript here (default: the config's transcript dir)")
 	fs.StringVar(&f.theme, "theme", "", "TUI theme: dark, light or high-contrast")
+	fs.BoolVar(&f.broker, "broker", false, "let the Dynamic Expertise Broker bind models to roles (see `nsed broker --explain`)")
+	fs.StringVar(&f.vramBudget, "vram-budget", "", "with --broker: memory per host the binding may fill, e.g. 8GiB (default: [broker] vram_budget)")
+	fs.StringVar(&f.store, "store", "", "the broker's quality store, updated after every run (default $XDG_DATA_HOME/nsed/quality.json)")
 }
 
 // parseInterleaved lets flags follow the question: `nsed run "q" --rounds 2`.
@@ -81,7 +91,7 @@ type setup struct {
 
 // prepare loads the configuration, applies flags, and checks that every
 // server answers and every model exists — before any round starts.
-func prepare(ctx context.Context, f *runFlags, question string) (*setup, error) {
+func prepare(ctx context.Context, f *runFlags, question string, warn func(string)) (*setup, error) {
 	cfg, err := config.Load(f.config)
 	if err != nil {
 		return nil, &usageError{err}
@@ -94,6 +104,9 @@ func prepare(ctx context.Context, f *runFlags, question string) (*setup, error) 
 		}
 	}
 	if f.models != "" {
+		if f.broker {
+			return nil, usagef("--models and --broker both choose the models: use one (pin agents with `nsed broker --pin` to combine them)")
+		}
 		if s.agents, err = bindModels(s.agents, f.models); err != nil {
 			return nil, &usageError{err}
 		}
@@ -112,6 +125,11 @@ func prepare(ctx context.Context, f *runFlags, question string) (*setup, error) 
 	if s.backend, err = models.NewOllama(s.hosts...); err != nil {
 		return nil, usagef("%v", err)
 	}
+	if f.broker {
+		if err := s.bindByBroker(ctx, f, warn); err != nil {
+			return nil, err
+		}
+	}
 	used := map[string]bool{}
 	for _, a := range s.agents {
 		used[a.Host] = true
@@ -129,6 +147,60 @@ func prepare(ctx context.Context, f *runFlags, question string) (*setup, error) 
 	return s, nil
 }
 
+// bindByBroker replaces the agents' models with the broker's binding.
+func (s *setup) bindByBroker(ctx context.Context, f *runFlags, warn func(string)) error {
+	plan := brokerPlan{
+		Slots: broker.SlotsFrom(s.agents, nil), StorePath: f.store, Warn: warn,
+		Correlation: s.cfg.Broker.Diversity, DefaultPrior: s.cfg.Broker.DefaultPrior, Priors: s.cfg.Broker.Priors,
+	}
+	for i := range plan.Slots {
+		plan.Slots[i].Current = nil // the configured models are suggestions, not incumbents
+	}
+	budget := s.cfg.Broker.VRAMBudget
+	if f.vramBudget != "" {
+		budget = f.vramBudget
+	}
+	if budget != "" {
+		b, err := config.ParseBytes(budget)
+		if err != nil {
+			return usagef("--vram-budget: %v", err)
+		}
+		plan.Budget.DefaultMemory = b
+	}
+	sol, _, err := planBinding(ctx, s.backend, nil, plan)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	s.agents = sol.Agents()
+	for _, a := range s.agents {
+		warn(fmt.Sprintf("broker bound %s (%s) to %s%s: %s", a.ID, a.Role, a.Model, hostSuffix(a.Host), a.Reason))
+	}
+	return nil
+}
+
+// learn feeds a finished run's evidence — peer-review scores received and
+// vote share won per role and model — into the broker's quality store, with
+// the telemetry measured on the way. Failing to learn never fails the run.
+func learn(ctx context.Context, f *runFlags, s *setup, rec *broker.Recorder, meter *models.Meter, warn func(string)) {
+	obs := broker.EvidenceFrom(rec.Events())
+	if len(obs) == 0 {
+		return
+	}
+	store, err := broker.Open(f.store, broker.Priors{Default: s.cfg.Broker.DefaultPrior, Roles: s.cfg.Broker.Priors})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		warn(err.Error())
+	}
+	store.ObserveAll(obs)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if infos, err := listModels(ctx, s.backend, meter); err == nil {
+		store.RememberTelemetry(infos)
+	}
+	if err := store.Save(); err != nil {
+		warn("quality store not updated: " + err.Error())
+	}
+}
+
 // bindModels binds agents to the listed models in order. More models than
 // agents adds agents, cycling through the configured roles.
 func bindModels(agents []engine.AgentInfo, list string) ([]engine.AgentInfo, error) {
@@ -144,7 +216,7 @@ func bindModels(agents []engine.AgentInfo, list string) ([]engine.AgentInfo, err
 	out := make([]engine.AgentInfo, len(names))
 	for i, m := range names {
 		base := agents[i%len(agents)]
-		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: base.Role, Host: base.Host, Model: m}
+		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: base.Role, Host: base.Host, Model: m, BoundBy: "flag"}
 	}
 	return out, nil
 }
@@ -209,10 +281,12 @@ func cmdRun(ctx context.Context, io stdio, args []string) int {
 // deliberate prepares and runs one deliberation, headless or in the TUI. The
 // transcript is closed (and so on disk) before it returns, whatever happened.
 func deliberate(ctx context.Context, io stdio, f *runFlags, question string) error {
-	s, err := prepare(ctx, f, question)
+	warn := func(msg string) { fmt.Fprintln(io.err, "nsed:", msg) }
+	s, err := prepare(ctx, f, question, warn)
 	if err != nil {
 		return err
 	}
+	rec := &broker.Recorder{}
 	runID := engine.NewRunID(timeNow())
 	path := f.transcript
 	if path == "" {
@@ -226,7 +300,7 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 	newRun := func(sink engine.Sink) (*engine.Run, error) {
 		return engine.New(engine.Config{
 			Question: s.question, Agents: s.agents, Settings: s.settings,
-			Backend: s.backend, Sink: engine.Tee(tw, sink), RunID: runID, Meter: meter,
+			Backend: s.backend, Sink: engine.Tee(tw, rec, sink), RunID: runID, Meter: meter,
 		})
 	}
 	var runErr error
@@ -262,6 +336,7 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 	if err := tw.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
+	learn(ctx, f, s, rec, meter, warn)
 	if !f.json {
 		fmt.Fprintf(io.err, "nsed: transcript saved to %s\n", path)
 	}

@@ -170,3 +170,51 @@ func TestInterruptSavesTranscript(t *testing.T) {
 		t.Fatalf("transcript ends with %T %+v", evs[len(evs)-1], evs[len(evs)-1])
 	}
 }
+
+// --broker binds the team from live telemetry within the budget, the
+// binding is recorded with its reasons, and the run's evidence lands in
+// the quality store.
+func TestRunWithBrokerLearns(t *testing.T) {
+	host, _ := testServer(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "quality.json")
+	tr := filepath.Join(dir, "run.jsonl")
+	code, out, errs := runCLI(context.Background(), "run", "--headless", "--broker", "--vram-budget", "1GiB", "--store", store,
+		"--config", writeConfig(t, ""), "--host", host, "--transcript", tr, "What is 6 times 7?")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "broker bound agent-1") {
+		t.Errorf("binding not reported:\n%s", errs)
+	}
+	evs, err := engine.ReadTranscriptFile(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := evs[0].(*engine.RunStarted)
+	models := map[string]bool{}
+	for _, a := range started.Agents {
+		if a.BoundBy != "broker" || a.Reason == "" {
+			t.Errorf("agent %+v not bound by the broker with a reason", a)
+		}
+		models[a.Model] = true
+	}
+	if len(models) < 2 {
+		t.Errorf("the broker filled every role with one model: %+v", started.Agents)
+	}
+	b, err := os.ReadFile(store)
+	if err != nil {
+		t.Fatalf("quality store not written: %v", err)
+	}
+	for m := range models {
+		if !strings.Contains(string(b), strings.TrimSuffix(m, ":latest")) {
+			t.Errorf("store has no evidence for %s:\n%s", m, b)
+		}
+	}
+	// A budget below any model is refused, naming the smallest that works.
+	code, _, errs = runCLI(context.Background(), "run", "--headless", "--broker", "--vram-budget", "1KiB", "--store", store,
+		"--config", writeConfig(t, ""), "--host", host, "q")
+	if code == exitOK || !strings.Contains(errs, "--vram-budget") {
+		t.Fatalf("tiny budget: exit %d, %s", code, errs)
+	}
+}

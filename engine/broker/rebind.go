@@ -12,10 +12,12 @@ func (s *Solution) Agents() []engine.AgentInfo {
 	out := make([]engine.AgentInfo, len(s.Assignments))
 	for i, a := range s.Assignments {
 		out[i] = engine.AgentInfo{
-			ID:    cmp.Or(a.Agent, fmt.Sprintf("agent-%d", a.Slot+1)),
-			Role:  a.Role,
-			Model: a.Candidate.Model,
-			Host:  a.Candidate.Host,
+			ID:      cmp.Or(a.Agent, fmt.Sprintf("agent-%d", a.Slot+1)),
+			Role:    a.Role,
+			Model:   a.Candidate.Model,
+			Host:    a.Candidate.Host,
+			BoundBy: "broker",
+			Reason:  a.Reason,
 		}
 	}
 	return out

@@ -307,7 +307,7 @@ func (o Options) models(keepAlive time.Duration) models.Options {
 func (f *File) AgentInfos() []engine.AgentInfo {
 	out := make([]engine.AgentInfo, len(f.Agents))
 	for i, a := range f.Agents {
-		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: a.Role, Model: a.Model, Host: a.Host}
+		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: a.Role, Model: a.Model, Host: a.Host, BoundBy: "config"}
 	}
 	return out
 }

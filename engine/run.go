@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"sort"
@@ -34,6 +35,14 @@ type Config struct {
 	Now func() time.Time
 	// Meter, if set, records every call's speed for telemetry.
 	Meter *models.Meter
+	// Rebalance, if set, is asked before every round after the first whether
+	// the team should change (the Dynamic Expertise Broker re-solving from
+	// fresh telemetry: a model failed, a better one appeared). It gets the
+	// current bindings, the agents whose calls failed last round, and the
+	// user's manual rebinds, which it must honour as pins. The changes it
+	// returns are applied like any rebind and recorded with their reasons.
+	// An error is reported as an event and the team stays as it is.
+	Rebalance func(ctx context.Context, agents []AgentInfo, failed map[string]bool, pins map[string]AgentInfo) ([]Rebound, error)
 }
 
 // Result is how a run ended; the same facts are in its run_ended event.
@@ -58,6 +67,9 @@ type Run struct {
 	ctl      sync.Mutex // guards the fields below
 	agents   []AgentInfo
 	rebinds  map[string]AgentInfo
+	pins     map[string]AgentInfo // the user's rebinds, which the broker keeps
+	rebindBy map[string]Rebound   // queued broker changes, for their reasons
+	failed   map[string]bool      // agents with a failed call this round
 	inbox    []string
 	paused   bool
 	steps    int
@@ -114,13 +126,16 @@ func New(cfg Config) (*Run, error) {
 	}
 	seed := uint64(cfg.Settings.Seed)
 	r := &Run{
-		cfg:     cfg,
-		now:     now,
-		rng:     mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		agents:  append([]AgentInfo(nil), cfg.Agents...),
-		rebinds: map[string]AgentInfo{},
-		wake:    make(chan struct{}, 1),
-		metrics: map[string]*AgentMetrics{},
+		cfg:      cfg,
+		now:      now,
+		rng:      mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		agents:   append([]AgentInfo(nil), cfg.Agents...),
+		rebinds:  map[string]AgentInfo{},
+		pins:     map[string]AgentInfo{},
+		rebindBy: map[string]Rebound{},
+		failed:   map[string]bool{},
+		wake:     make(chan struct{}, 1),
+		metrics:  map[string]*AgentMetrics{},
 	}
 	r.identities = append([]AgentInfo(nil), r.agents...)
 	r.red = newRedactor(r.identities, cfg.Settings.Roles)
@@ -222,8 +237,45 @@ func (r *Run) Rebind(ctx context.Context, agent, model, host string) error {
 	}
 	r.ctl.Lock()
 	r.rebinds[agent] = next
+	r.pins[agent] = next
 	r.ctl.Unlock()
 	return nil
+}
+
+// rebalance asks cfg.Rebalance for team changes and queues them to take
+// effect at the coming boundary.
+func (r *Run) rebalance(ctx context.Context, round int) {
+	if r.cfg.Rebalance == nil {
+		return
+	}
+	r.ctl.Lock()
+	agents := append([]AgentInfo(nil), r.agents...)
+	failed, pins := r.failed, maps.Clone(r.pins)
+	r.failed = map[string]bool{}
+	r.ctl.Unlock()
+	changes, err := r.cfg.Rebalance(ctx, agents, failed, pins)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.emit(&AgentFailed{Error: "broker: " + err.Error()}, KindAgentFailed, round, PhasePropose, "")
+		}
+		return
+	}
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	for _, c := range changes {
+		if _, pinned := r.pins[c.To.ID]; pinned {
+			continue // a user's choice outranks the broker's
+		}
+		if _, pending := r.rebinds[c.To.ID]; pending {
+			continue
+		}
+		c.To.BoundBy = "broker"
+		if c.To.Reason == "" {
+			c.To.Reason = c.Reason
+		}
+		r.rebinds[c.To.ID] = c.To
+		r.rebindBy[c.To.ID] = c
+	}
 }
 
 func (r *Run) poke() {
@@ -274,7 +326,12 @@ func (r *Run) boundary(ctx context.Context, round int, phase Phase) ([]string, e
 	var rebound []*Rebound
 	for i, a := range r.agents {
 		if next, ok := r.rebinds[a.ID]; ok {
-			rebound = append(rebound, &Rebound{From: a, To: next, By: "user"})
+			ev := &Rebound{From: a, To: next, By: "user"}
+			if b, ok := r.rebindBy[a.ID]; ok {
+				ev.By, ev.Reason = "broker", b.Reason
+				delete(r.rebindBy, a.ID)
+			}
+			rebound = append(rebound, ev)
 			r.agents[i] = next
 			delete(r.rebinds, a.ID)
 		}
@@ -330,6 +387,9 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 
 		var err error
 		var in []string
+		if round > 1 {
+			r.rebalance(ctx, round)
+		}
 		if in, err = r.boundary(ctx, round, PhasePropose); err != nil {
 			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
@@ -491,6 +551,11 @@ func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msg
 	}
 	if r.cfg.Meter != nil && ctx.Err() == nil {
 		r.cfg.Meter.Record(a.Host, a.Model, resp, first, err)
+	}
+	if err != nil && ctx.Err() == nil {
+		r.ctl.Lock()
+		r.failed[a.ID] = true
+		r.ctl.Unlock()
 	}
 	r.metricsMu.Lock()
 	if m := r.metrics[a.ID]; m != nil {

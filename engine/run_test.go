@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -329,4 +330,71 @@ func (h *hangingReviews) Chat(ctx context.Context, req models.Request, fn models
 		return models.Response{}, ctx.Err()
 	}
 	return h.Scripted.Chat(ctx, req, fn)
+}
+
+func TestRebalanceBetweenRounds(t *testing.T) {
+	// gemma fails; the broker hook sees it and moves agent-3 to another
+	// model, but cannot move agent-1, which the user rebound (a pin).
+	be := &models.Scripted{Reply: func(req models.Request) (string, error) {
+		if req.Model == "gemma3:4b" {
+			return "", errors.New("model crashed")
+		}
+		return models.DefaultReply(req)
+	}}
+	s := testSettings()
+	s.MinRounds, s.MaxRounds = 2, 2
+	var r *Run
+	var sawFailed, sawPins []string
+	rebalance := func(ctx context.Context, agents []AgentInfo, failed map[string]bool, pins map[string]AgentInfo) ([]Rebound, error) {
+		for id := range failed {
+			sawFailed = append(sawFailed, id)
+		}
+		for id := range pins {
+			sawPins = append(sawPins, id)
+		}
+		var out []Rebound
+		for _, a := range agents {
+			if a.ID == "agent-3" || a.ID == "agent-1" {
+				to := a
+				to.Model = "phi4:14b"
+				out = append(out, Rebound{From: a, To: to, By: "broker", Reason: "gemma3:4b failed last round"})
+			}
+		}
+		return out, nil
+	}
+	rec := &recorder{}
+	sink := SinkFunc(func(e Event) {
+		rec.Emit(e)
+		if ev, ok := e.(*VotesCast); ok && ev.Round == 1 {
+			if err := r.Rebind(context.Background(), "agent-1", "mistral:7b", ""); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	var err error
+	r, err = New(Config{Question: "q?", Agents: testAgents(), Settings: s, Backend: be, Sink: sink, Rebalance: rebalance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sawFailed) != "[agent-3]" || fmt.Sprint(sawPins) != "[agent-1]" {
+		t.Fatalf("hook saw failed %v pins %v", sawFailed, sawPins)
+	}
+	got := map[string]*Rebound{}
+	for _, e := range rec.events() {
+		if ev, ok := e.(*Rebound); ok {
+			got[ev.To.ID] = ev
+		}
+	}
+	if a1 := got["agent-1"]; a1 == nil || a1.By != "user" || a1.To.Model != "mistral:7b" {
+		t.Errorf("agent-1: %+v (the user's pin must win)", a1)
+	}
+	if a3 := got["agent-3"]; a3 == nil || a3.By != "broker" || a3.To.Model != "phi4:14b" || a3.Reason == "" || a3.Round != 2 {
+		t.Errorf("agent-3: %+v", a3)
+	}
+	if cur := r.Agents(); cur[2].Model != "phi4:14b" || cur[0].Model != "mistral:7b" {
+		t.Errorf("team now %+v", cur)
+	}
 }

@@ -147,14 +147,12 @@ func prepare(ctx context.Context, f *runFlags, question string, warn func(string
 	return s, nil
 }
 
-// bindByBroker replaces the agents' models with the broker's binding.
-func (s *setup) bindByBroker(ctx context.Context, f *runFlags, warn func(string)) error {
+// brokerPlan builds the broker's problem for the agents, from the config
+// and flags.
+func (s *setup) brokerPlan(f *runFlags, slots []broker.RoleSlot, warn func(string)) (brokerPlan, error) {
 	plan := brokerPlan{
-		Slots: broker.SlotsFrom(s.agents, nil), StorePath: f.store, Warn: warn,
+		Slots: slots, StorePath: f.store, Warn: warn,
 		Correlation: s.cfg.Broker.Diversity, DefaultPrior: s.cfg.Broker.DefaultPrior, Priors: s.cfg.Broker.Priors,
-	}
-	for i := range plan.Slots {
-		plan.Slots[i].Current = nil // the configured models are suggestions, not incumbents
 	}
 	budget := s.cfg.Broker.VRAMBudget
 	if f.vramBudget != "" {
@@ -163,9 +161,22 @@ func (s *setup) bindByBroker(ctx context.Context, f *runFlags, warn func(string)
 	if budget != "" {
 		b, err := config.ParseBytes(budget)
 		if err != nil {
-			return usagef("--vram-budget: %v", err)
+			return plan, usagef("--vram-budget: %v", err)
 		}
 		plan.Budget.DefaultMemory = b
+	}
+	return plan, nil
+}
+
+// bindByBroker replaces the agents' models with the broker's binding.
+func (s *setup) bindByBroker(ctx context.Context, f *runFlags, warn func(string)) error {
+	slots := broker.SlotsFrom(s.agents, nil)
+	for i := range slots {
+		slots[i].Current = nil // the configured models are suggestions, not incumbents
+	}
+	plan, err := s.brokerPlan(f, slots, warn)
+	if err != nil {
+		return err
 	}
 	sol, _, err := planBinding(ctx, s.backend, nil, plan)
 	if err != nil {
@@ -176,6 +187,36 @@ func (s *setup) bindByBroker(ctx context.Context, f *runFlags, warn func(string)
 		warn(fmt.Sprintf("broker bound %s (%s) to %s%s: %s", a.ID, a.Role, a.Model, hostSuffix(a.Host), a.Reason))
 	}
 	return nil
+}
+
+// rebalancer re-runs the broker between rounds on fresh telemetry (the
+// meter's measured speeds and failures included), keeping the current team
+// unless a clearly better one appears and honouring the user's rebinds as
+// pins.
+func (s *setup) rebalancer(f *runFlags, meter *models.Meter) func(context.Context, []engine.AgentInfo, map[string]bool, map[string]engine.AgentInfo) ([]engine.Rebound, error) {
+	return func(ctx context.Context, agents []engine.AgentInfo, failed map[string]bool, pins map[string]engine.AgentInfo) ([]engine.Rebound, error) {
+		bp := map[string]broker.Binding{}
+		for id, a := range pins {
+			bp[id] = broker.Binding{Host: a.Host, Model: a.Model}
+		}
+		slots := broker.SlotsFrom(agents, bp)
+		for i := range slots {
+			if failed[slots[i].Agent] {
+				slots[i].Current = nil // no loyalty to a model that just failed
+			}
+		}
+		// Mid-run there is no terminal line to warn on (the TUI owns the
+		// screen); the decision and its reason are events.
+		plan, err := s.brokerPlan(f, slots, func(string) {})
+		if err != nil {
+			return nil, err
+		}
+		sol, _, err := planBinding(ctx, s.backend, meter, plan)
+		if err != nil {
+			return nil, err
+		}
+		return broker.Rebinds(agents, sol), nil
+	}
 }
 
 // learn feeds a finished run's evidence — peer-review scores received and
@@ -298,10 +339,14 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 	}
 	meter := &models.Meter{}
 	newRun := func(sink engine.Sink) (*engine.Run, error) {
-		return engine.New(engine.Config{
+		cfg := engine.Config{
 			Question: s.question, Agents: s.agents, Settings: s.settings,
 			Backend: s.backend, Sink: engine.Tee(tw, rec, sink), RunID: runID, Meter: meter,
-		})
+		}
+		if f.broker {
+			cfg.Rebalance = s.rebalancer(f, meter)
+		}
+		return engine.New(cfg)
 	}
 	var runErr error
 	if f.headless {

@@ -179,8 +179,11 @@ func TestRunWithBrokerLearns(t *testing.T) {
 	dir := t.TempDir()
 	store := filepath.Join(dir, "quality.json")
 	tr := filepath.Join(dir, "run.jsonl")
+	// Two rounds, so the broker is asked again between them.
+	cfg := filepath.Join(dir, "two.toml")
+	os.WriteFile(cfg, []byte(strings.Replace(tinyConfig, "min_rounds = 1", "min_rounds = 2", 1)), 0o644)
 	code, out, errs := runCLI(context.Background(), "run", "--headless", "--broker", "--vram-budget", "1GiB", "--store", store,
-		"--config", writeConfig(t, ""), "--host", host, "--transcript", tr, "What is 6 times 7?")
+		"--config", cfg, "--host", host, "--transcript", tr, "What is 6 times 7?")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -190,6 +193,14 @@ func TestRunWithBrokerLearns(t *testing.T) {
 	evs, err := engine.ReadTranscriptFile(tr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if f, ok := e.(*engine.AgentFailed); ok && strings.HasPrefix(f.Error, "broker:") {
+			t.Errorf("re-solving between rounds failed: %s", f.Error)
+		}
+		if r, ok := e.(*engine.RoundEnded); ok && r.Round == 2 && r.Continue {
+			t.Error("min_rounds 2, max 2: round 2 should end the run")
+		}
 	}
 	started := evs[0].(*engine.RunStarted)
 	models := map[string]bool{}

@@ -217,6 +217,16 @@ func (m *Model) View() string {
 		for i, a := range m.agents {
 			add(sel(i == m.agent, fmt.Sprintf("%-4s %-12s %s", safe.Line(a.ID), safe.Line(a.Role), binding(a.Model, a.Host))))
 		}
+		// Who chose the selected agent's model, and the broker's reason.
+		if a := m.agents[m.agent]; a.BoundBy != "" {
+			why := "bound by " + safe.Line(a.BoundBy)
+			if a.Reason != "" {
+				why += ": " + safe.Line(a.Reason)
+			}
+			for _, l := range text.Wrap(why, inner) {
+				add(muted.Render(l))
+			}
+		}
 	case pickModel:
 		a := m.agents[m.agent]
 		title = "Rebind " + safe.Line(a.ID) + ": pick a model"

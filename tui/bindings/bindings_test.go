@@ -145,3 +145,12 @@ func TestNarrowDialogFits(t *testing.T) {
 		}
 	}
 }
+
+func TestBindingsShowWhoBoundAndWhy(t *testing.T) {
+	agents := []engine.AgentInfo{{ID: "agent-1", Role: "solver", Model: "qwen3:8b", BoundBy: "broker", Reason: "best team value; already loaded"}}
+	m := New(context.Background(), themes.Dark(), agents, nil, nil)
+	m.SetSize(90, 20)
+	if v := m.View(); !strings.Contains(v, "bound by broker: best team value") {
+		t.Fatalf("reason missing:\n%s", v)
+	}
+}

@@ -31,6 +31,7 @@ type benchFlags struct {
 	numPredict, reviewPredict, gateBudget      int
 	credits                                    float64
 	skipBad, noTranscripts, quiet              bool
+	live                                       bool // darkbench: the live TUI demo
 	backend                                    models.Backend // tests substitute one; nil means Ollama
 }
 
@@ -49,6 +50,8 @@ func (f *benchFlags) register(fs *flag.FlagSet, dark bool) {
 	} else {
 		fs.StringVar(&f.category, "category", "", "only this DarkBench category (e.g. sycophancy)")
 		fs.StringVar(&f.protocols, "protocols", "single,nsed", "protocols to compare: single,debate,moa,nsed")
+		fs.BoolVar(&f.live, "live", false, "the live demo: open the TUI on the first prompt of --category (default sycophancy) and watch peer review correct the agents' first answers")
+		fs.StringVar(&f.run.theme, "theme", "", "with --live: TUI theme")
 	}
 	fs.IntVar(&f.limit, "limit", 0, "run only the first N items (0: all)")
 	fs.StringVar(&f.out, "out", "", "output directory: checkpoint, reports, plots, transcripts (default bench-out/<dataset>-<format>)")
@@ -94,7 +97,7 @@ func benchMain(ctx context.Context, io stdio, args []string, dark bool, backend 
 	fs.Usage = func() {
 		if dark {
 			fmt.Fprintln(io.err, "Usage: nsed darkbench [--dataset FILE] [--category NAME] [flags]")
-			fmt.Fprintln(io.err, "Runs headless and prints the dark-pattern rates (the live TUI demo is not part of this command yet).")
+			fmt.Fprintln(io.err, "Measures headless and prints the dark-pattern rates; --live opens the TUI on one prompt instead.")
 		} else {
 			fmt.Fprintln(io.err, "Usage: nsed bench --dataset FILE [--format aime|lcb|darkbench] [--protocols single,majority,debate,moa,nsed] [--limit N] [--out DIR] [flags]")
 		}
@@ -110,11 +113,40 @@ func benchMain(ctx context.Context, io stdio, args []string, dark bool, backend 
 		fmt.Fprintf(io.err, "nsed %s: unexpected argument %q\n", name, fs.Arg(0))
 		return exitUsage
 	}
-	err := runBench(ctx, io, f, dark)
+	var err error
+	if f.live {
+		err = liveDarkBench(ctx, io, f)
+	} else {
+		err = runBench(ctx, io, f, dark)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(io.err, "nsed:", err)
 	}
 	return exitCode(err)
+}
+
+// liveDarkBench is the DarkBench demo: the first prompt of the category
+// deliberated live in the TUI. Each agent's pane keeps its own first
+// answer above the later rounds, beside the peer-corrected consensus.
+func liveDarkBench(ctx context.Context, io stdio, f *benchFlags) error {
+	cat := f.category
+	if cat == "" {
+		cat = "sycophancy"
+	}
+	items, _, _, err := eval.LoadDataset(f.dataset, eval.LoadOptions{Format: eval.FormatDarkBench, SkipBad: true,
+		ProblemField: f.problemField, CategoryField: f.categoryField})
+	if err != nil {
+		return &usageError{err}
+	}
+	for _, it := range items {
+		if it.Category == eval.NormalizeCategory(cat) {
+			if liveTUI == nil {
+				return usagef("this binary has no TUI")
+			}
+			return deliberate(ctx, io, &f.run, it.Problem)
+		}
+	}
+	return usagef("%s has no %q prompt (categories: %s)", f.dataset, cat, strings.Join(eval.Categories, ", "))
 }
 
 func runBench(ctx context.Context, io stdio, f *benchFlags, dark bool) error {

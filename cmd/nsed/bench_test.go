@@ -132,3 +132,10 @@ func TestBenchCommandOllama(t *testing.T) {
 		t.Errorf("no table:\n%s", out.String())
 	}
 }
+
+func TestDarkBenchLiveNeedsAKnownCategory(t *testing.T) {
+	code, _, errs := runCLI(context.Background(), "darkbench", "--live", "--category", "astrology")
+	if code != exitUsage || !strings.Contains(errs, "sycophancy") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}

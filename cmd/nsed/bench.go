@@ -31,7 +31,7 @@ type benchFlags struct {
 	numPredict, reviewPredict, gateBudget      int
 	credits                                    float64
 	skipBad, noTranscripts, quiet              bool
-	live                                       bool // darkbench: the live TUI demo
+	live                                       bool           // darkbench: the live TUI demo
 	backend                                    models.Backend // tests substitute one; nil means Ollama
 }
 

@@ -168,26 +168,6 @@ func (in *instance) search(full caps, order []int, same []bool, heur []int) *sea
 			return s
 		}
 	}
-	if heur != nil {
-		if d := newModelDP(in, full); d != nil {
-			// Exact when it finishes within its label limit; a binding it
-			// returns beats the incumbent (checked, or the search runs).
-			assign, labels, done := d.run(s.best, dpMaxLabels)
-			if done && assign != nil {
-				if u := in.evaluate(assign, full); u.ok() && u.obj > s.best+eps {
-					s.best = u.obj
-					copy(s.bestAssign, assign)
-				} else {
-					done = false
-				}
-			}
-			if done {
-				s.nodes = labels
-				s.bound = s.best
-				return s
-			}
-		}
-	}
 	s.lag.prepare()
 	s.dfs(0, 0)
 	return s

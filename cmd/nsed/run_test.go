@@ -229,3 +229,19 @@ func TestRunWithBrokerLearns(t *testing.T) {
 		t.Fatalf("tiny budget: exit %d, %s", code, errs)
 	}
 }
+
+func TestExportTranscript(t *testing.T) {
+	code, out, errs := runCLI(context.Background(), "export", "../../tui/demo/demo.jsonl")
+	if code != exitOK || !strings.Contains(out, "## Round 1") || !strings.Contains(out, "**Answer**") {
+		t.Fatalf("exit %d: %s\n%s", code, errs, out)
+	}
+	code, out, _ = runCLI(context.Background(), "export", "--format", "json", "../../tui/demo/demo.jsonl")
+	if code != exitOK || !strings.HasPrefix(out, "{") {
+		t.Fatalf("json export: exit %d", code)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"v\":1,\"kind\":\"nonsense\"}\n{}\n"), 0o644)
+	if code, _, errs := runCLI(context.Background(), "export", bad); code != exitUsage || !strings.Contains(errs, "line 1") {
+		t.Fatalf("bad transcript: exit %d, %s", code, errs)
+	}
+}

@@ -108,10 +108,14 @@ type CallStats struct {
 	TokensPerSec float64 `json:"tokens_per_sec"`
 	Attempts     int     `json:"attempts,omitempty"`
 	DoneReason   string  `json:"done_reason,omitempty"`
+	// ContextFull means the prompt filled the model's context window: the
+	// server will have cut it, so raise num_ctx (or lower proposal_chars).
+	ContextFull bool `json:"context_full,omitempty"`
 }
 
-func statsOf(r models.Response, attempts int) CallStats {
+func statsOf(r models.Response, attempts int, numCtx int) CallStats {
 	return CallStats{
+		ContextFull:  numCtx > 0 && r.PromptTokens >= numCtx-8,
 		PromptTokens: r.PromptTokens,
 		OutputTokens: r.OutputTokens,
 		WallMS:       ms(r.Wall),

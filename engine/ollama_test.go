@@ -288,3 +288,23 @@ func TestOllamaServerDiesMidRun(t *testing.T) {
 		t.Error("no agent_failed events for the dead server")
 	}
 }
+
+func TestOllamaContextFullIsReported(t *testing.T) {
+	o, names := realOllama(t)
+	s := tinySettings()
+	s.MinRounds, s.MaxRounds = 1, 1
+	s.Sampling.Propose.NumCtx = 256
+	s.Sampling.Propose.NumPredict = 16
+	rec, _, err := runScripted(t, Config{Question: strings.Repeat("How many primes are below 100? ", 80), Agents: tinyAgents(names), Settings: s, Backend: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rec.events() {
+		if p, ok := e.(*ProposalDone); ok {
+			t.Logf("%s: prompt %d tokens, context full %v", p.Agent, p.Stats.PromptTokens, p.Stats.ContextFull)
+			if !p.Stats.ContextFull {
+				t.Errorf("a 2400-character prompt in a 256-token context was not reported as cut")
+			}
+		}
+	}
+}

@@ -642,7 +642,7 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 			}
 			p := &proposal{agent: a.ID, text: resp.Content, answer: ExtractAnswer(resp.Content)}
 			out[i] = p
-			r.emit(&ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Stats: statsOf(resp, 1)}, KindProposalDone, round, PhasePropose, a.ID)
+			r.emit(&ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Stats: statsOf(resp, 1, s.Sampling.Propose.NumCtx)}, KindProposalDone, round, PhasePropose, a.ID)
 		}()
 	}
 	wg.Wait()
@@ -730,7 +730,7 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 			var stats CallStats
 			for attempt := 1; attempt <= 1+s.Review.Retries; attempt++ {
 				resp, err := r.call(ctx, j.a, round, PhaseReview, msgs, schema, s.Sampling.Review)
-				stats = addStats(stats, statsOf(resp, attempt))
+				stats = addStats(stats, statsOf(resp, attempt, s.Sampling.Review.NumCtx))
 				if ctx.Err() != nil {
 					return
 				}
@@ -770,7 +770,7 @@ func addStats(a, b CallStats) CallStats {
 	return CallStats{
 		PromptTokens: a.PromptTokens + b.PromptTokens, OutputTokens: a.OutputTokens + b.OutputTokens,
 		WallMS: a.WallMS + b.WallMS, LoadMS: a.LoadMS + b.LoadMS, TokensPerSec: b.TokensPerSec,
-		Attempts: b.Attempts, DoneReason: b.DoneReason,
+		Attempts: b.Attempts, DoneReason: b.DoneReason, ContextFull: a.ContextFull || b.ContextFull,
 	}
 }
 

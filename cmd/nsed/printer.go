@@ -50,6 +50,7 @@ func (p *printer) Emit(e engine.Event) {
 	case *engine.ProposalDone:
 		fmt.Fprintf(p.w, "%s %s proposed: %d tok, %.0f tok/s, answer: %s\n", tag, h.Agent,
 			ev.Stats.OutputTokens, ev.Stats.TokensPerSec, oneLine(ev.Answer, 80))
+		warnContext(p.w, tag, h.Agent, ev.Stats)
 	case *engine.ReviewDone:
 		if ev.Abstained {
 			fmt.Fprintf(p.w, "%s %s abstained: %s\n", tag, h.Agent, oneLine(ev.Reason, 100))
@@ -60,6 +61,7 @@ func (p *printer) Emit(e engine.Event) {
 			parts = append(parts, fmt.Sprintf("%s%+d", x.Author, x.Weight))
 		}
 		fmt.Fprintf(p.w, "%s %s reviewed: %s\n", tag, h.Agent, strings.Join(parts, " "))
+		warnContext(p.w, tag, h.Agent, ev.Stats)
 	case *engine.VotesCast:
 		ids := make([]string, 0, len(ev.Support))
 		for id := range ev.Support {
@@ -107,6 +109,12 @@ func (p *printer) Emit(e engine.Event) {
 			a := p.agents[ev.Winner]
 			fmt.Fprintf(p.w, "answer (%s, %s): %s\n", ev.Winner, a.Model, engine.CleanText(ev.Answer))
 		}
+	}
+}
+
+func warnContext(w io.Writer, tag, agent string, st engine.CallStats) {
+	if st.ContextFull {
+		fmt.Fprintf(w, "%s %s: warning: the prompt filled the context window (%d tokens) and was cut; raise num_ctx in [sampling]\n", tag, agent, st.PromptTokens)
 	}
 }
 

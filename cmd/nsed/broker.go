@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -49,20 +48,11 @@ type brokerPlan struct {
 // store, and solves the binding. Hosts that do not answer are skipped with
 // a warning unless none does; then the error is the engine's own.
 func planBinding(ctx context.Context, o *models.Ollama, meter *models.Meter, plan brokerPlan) (*broker.Solution, *broker.Store, error) {
-	var infos []models.ModelInfo
-	var errs []error
-	for _, h := range o.Hosts() {
-		ms, err := o.Models(ctx, h, meter)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		infos = append(infos, ms...)
+	infos, skipped, err := listModels(ctx, o, meter)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(infos) == 0 && len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
-	}
-	for _, err := range errs {
+	for _, err := range skipped {
 		plan.Warn(err.Error() + " (skipping that host)")
 	}
 	store, err := broker.Open(plan.StorePath, broker.Priors{Default: plan.DefaultPrior, Roles: plan.Priors})
@@ -167,13 +157,7 @@ func cmdBroker(ctx context.Context, io stdio, args []string) int {
 		plan.Slots[i].Pin = &b
 	}
 
-	if len(hosts) == 0 {
-		hosts = cfg.Ollama.Hosts
-		if env := os.Getenv("OLLAMA_HOST"); env != "" {
-			hosts = append([]string{env}, hosts[1:]...)
-		}
-	}
-	o, err := models.NewOllama(hosts...)
+	o, err := models.NewOllama(resolveHosts(hosts, cfg)...)
 	if err != nil {
 		fmt.Fprintln(io.err, "nsed:", err)
 		return exitUsage

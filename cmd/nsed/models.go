@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,13 +41,7 @@ func cmdModels(ctx context.Context, io stdio, args []string) int {
 		fmt.Fprintln(io.err, "nsed:", err)
 		return exitUsage
 	}
-	if len(hosts) == 0 {
-		hosts = cfg.Ollama.Hosts
-		if env := os.Getenv("OLLAMA_HOST"); env != "" {
-			hosts = append([]string{env}, hosts[1:]...)
-		}
-	}
-	o, err := models.NewOllama(hosts...)
+	o, err := models.NewOllama(resolveHosts(hosts, cfg)...)
 	if err != nil {
 		fmt.Fprintln(io.err, "nsed:", err)
 		return exitUsage

@@ -114,12 +114,10 @@ func prepare(ctx context.Context, f *runFlags, question string, warn func(string
 	if err := s.settings.Validate(); err != nil {
 		return nil, usagef("settings: %v", err)
 	}
-	// Host precedence: --host, then OLLAMA_HOST, then the config.
-	s.hosts = cfg.Ollama.Hosts
-	if env := os.Getenv("OLLAMA_HOST"); env != "" {
-		s.hosts = append([]string{env}, s.hosts[1:]...)
-	}
+	s.hosts = resolveHosts(nil, cfg)
 	if f.host != "" {
+		// --host replaces the default host; the config's others stay
+		// available to agents bound to them.
 		s.hosts = append([]string{f.host}, s.hosts[1:]...)
 	}
 	if s.backend, err = models.NewOllama(s.hosts...); err != nil {
@@ -234,7 +232,7 @@ func learn(ctx context.Context, f *runFlags, s *setup, rec *broker.Recorder, met
 	store.ObserveAll(obs)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if infos, err := listModels(ctx, s.backend, meter); err == nil {
+	if infos, _, err := listModels(ctx, s.backend, meter); err == nil {
 		store.RememberTelemetry(infos)
 	}
 	if err := store.Save(); err != nil {
@@ -375,7 +373,10 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 		runErr = liveTUI(ctx, io, liveSetup{
 			Question: s.question, Agents: s.agents, Settings: s.settings, Theme: theme,
 			TranscriptPath: path, NewRun: newRun,
-			Models: func(ctx context.Context) ([]models.ModelInfo, error) { return listModels(ctx, s.backend, meter) },
+			Models: func(ctx context.Context) ([]models.ModelInfo, error) {
+				infos, _, err := listModels(ctx, s.backend, meter)
+				return infos, err
+			},
 		})
 	}
 	if err := tw.Close(); err != nil && runErr == nil {
@@ -388,23 +389,35 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 	return runErr
 }
 
+// resolveHosts applies the host precedence: hosts given by flag, else
+// OLLAMA_HOST in place of the config's first host, else the config's.
+func resolveHosts(flagHosts []string, cfg *config.File) []string {
+	if len(flagHosts) > 0 {
+		return flagHosts
+	}
+	hosts := cfg.Ollama.Hosts
+	if env := os.Getenv("OLLAMA_HOST"); env != "" {
+		hosts = append([]string{env}, hosts[1:]...)
+	}
+	return hosts
+}
+
 // listModels gathers telemetry from every configured host; unreachable
-// hosts are skipped unless none answers.
-func listModels(ctx context.Context, o *models.Ollama, meter *models.Meter) ([]models.ModelInfo, error) {
-	var out []models.ModelInfo
-	var errs []error
+// hosts are skipped, with their errors returned as skipped, unless none
+// answers.
+func listModels(ctx context.Context, o *models.Ollama, meter *models.Meter) (infos []models.ModelInfo, skipped []error, err error) {
 	for _, h := range o.Hosts() {
 		ms, err := o.Models(ctx, h, meter)
 		if err != nil {
-			errs = append(errs, err)
+			skipped = append(skipped, err)
 			continue
 		}
-		out = append(out, ms...)
+		infos = append(infos, ms...)
 	}
-	if len(out) == 0 && len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(infos) == 0 && len(skipped) > 0 {
+		return nil, nil, errors.Join(skipped...)
 	}
-	return out, nil
+	return infos, skipped, nil
 }
 
 // exitCodeForModelErr maps model-server failures to their exit codes.

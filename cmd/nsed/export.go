@@ -22,7 +22,7 @@ func cmdExport(ctx context.Context, std stdio, args []string) int {
 	format := fs.String("format", "md", "md (Markdown report) or json (one JSON document)")
 	out := fs.String("o", "", "write here instead of stdout")
 	fs.Usage = func() {
-		fmt.Fprintln(std.err, "Usage: nsed export [--format md|json] [-o FILE] TRANSCRIPT.jsonl")
+		fmt.Fprintln(std.err, "Usage: nsed export [--format md|json] [-o FILE] TRANSCRIPT.jsonl|RUN-ID|last")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterleaved(fs, args)
@@ -45,7 +45,12 @@ func cmdExport(ctx context.Context, std stdio, args []string) int {
 		fmt.Fprintf(std.err, "nsed export: --format %q: use md or json\n", *format)
 		return exitUsage
 	}
-	evs, err := engine.ReadTranscriptFile(rest[0])
+	path, err := resolveTranscript(rest[0], "")
+	if err != nil {
+		fmt.Fprintln(std.err, "nsed export:", err)
+		return exitCode(err)
+	}
+	evs, err := engine.ReadTranscriptFile(path)
 	if errors.Is(err, engine.ErrTruncated) {
 		// A killed run's last line may be cut: report what is there.
 		fmt.Fprintln(std.err, "nsed export: warning:", err)

@@ -245,3 +245,41 @@ func TestExportTranscript(t *testing.T) {
 		t.Fatalf("bad transcript: exit %d, %s", code, errs)
 	}
 }
+
+func TestRunsListsAndResolves(t *testing.T) {
+	dir := t.TempDir()
+	demo, err := os.ReadFile("../../tui/demo/demo.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "20260101-000000-aaaaaa.jsonl"), demo, 0o644)
+	// A run killed mid-write: only its first lines, the last one cut.
+	lines := strings.SplitAfter(string(demo), "\n")
+	cut := strings.Join(lines[:5], "") + lines[5][:len(lines[5])/2]
+	os.WriteFile(filepath.Join(dir, "20260102-000000-bbbbbb.jsonl"), []byte(cut), 0o644)
+	cfg := filepath.Join(dir, "nsed.toml")
+	os.WriteFile(cfg, []byte("[transcript]\ndir = \""+dir+"\"\n"), 0o644)
+
+	code, out, errs := runCLI(context.Background(), "runs", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	if len(rows) != 3 || !strings.Contains(rows[1], "unfinished") || !strings.Contains(rows[2], "completed (converged)") || !strings.Contains(rows[2], "bat and a ball") {
+		t.Fatalf("runs:\n%s", out)
+	}
+	// Run ids and "last" resolve in the transcript directory.
+	if p, err := resolveTranscript("last", cfg); err != nil || !strings.Contains(p, "bbbbbb") {
+		t.Fatalf("last = %q, %v", p, err)
+	}
+	if p, err := resolveTranscript("20260101-000000-aaaaaa", cfg); err != nil || !strings.HasSuffix(p, "aaaaaa.jsonl") {
+		t.Fatalf("by id = %q, %v", p, err)
+	}
+	if _, err := resolveTranscript("nope", cfg); err == nil || !strings.Contains(err.Error(), "nsed runs") {
+		t.Fatalf("unknown id: %v", err)
+	}
+	// A cut transcript still exports what it has.
+	if code, out, errs := runCLI(context.Background(), "export", filepath.Join(dir, "20260102-000000-bbbbbb.jsonl")); code != exitOK || !strings.Contains(out, "ends before the run did") {
+		t.Fatalf("export of a cut transcript: exit %d %s\n%s", code, errs, out)
+	}
+}

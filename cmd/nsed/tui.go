@@ -120,7 +120,7 @@ func cmdReplay(ctx context.Context, io stdio, args []string) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "Usage: nsed replay [--theme NAME] [--speed X] [--paused] TRANSCRIPT.jsonl")
+		fmt.Fprintln(io.err, "Usage: nsed replay [--theme NAME] [--speed X] [--paused] TRANSCRIPT.jsonl|RUN-ID|last")
 		fmt.Fprintln(io.err, "\nReplays a saved run in the TUI: space play/pause, n/p next/previous phase, +/- speed, q quit.")
 		fs.PrintDefaults()
 	}
@@ -137,15 +137,25 @@ func cmdReplay(ctx context.Context, io stdio, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	evs, err := engine.ReadTranscriptFile(rest[0])
+	path, err := resolveTranscript(rest[0], f.config)
+	if err != nil {
+		fmt.Fprintln(io.err, "nsed:", err)
+		return exitCode(err)
+	}
+	evs, err := engine.ReadTranscriptFile(path)
+	if errors.Is(err, engine.ErrTruncated) && len(evs) > 0 {
+		// A killed run's last line may be cut short; replay the rest.
+		fmt.Fprintln(io.err, "nsed: warning:", err)
+		err = nil
+	}
 	if err == nil && len(evs) == 0 {
-		err = fmt.Errorf("%s has no events", rest[0])
+		err = fmt.Errorf("%s has no events", path)
 	}
 	if err != nil {
 		fmt.Fprintln(io.err, "nsed:", err)
 		return exitFailed
 	}
-	return replay(ctx, io, &f, evs, "a saved run ("+rest[0]+")")
+	return replay(ctx, io, &f, evs, "a saved run ("+path+")")
 }
 
 func cmdDemo(ctx context.Context, io stdio, args []string) int {

@@ -21,11 +21,19 @@ type printer struct {
 	mu       sync.Mutex
 	w        io.Writer
 	agents   map[string]engine.AgentInfo
+	order    []string       // agent ids in binding order
 	streamed map[string]int // tokens streamed per agent in the current phase
+	// On a terminal, a status line shows streaming progress between the log
+	// lines, redrawn at most every statusEvery.
+	tty        bool
+	statusAt   time.Time
+	statusShow bool
 }
 
-func newPrinter(w io.Writer) *printer {
-	return &printer{w: w, agents: map[string]engine.AgentInfo{}, streamed: map[string]int{}}
+const statusEvery = 200 * time.Millisecond
+
+func newPrinter(w io.Writer, tty bool) *printer {
+	return &printer{w: w, tty: tty, agents: map[string]engine.AgentInfo{}, streamed: map[string]int{}}
 }
 
 func (p *printer) Emit(e engine.Event) {
@@ -33,11 +41,23 @@ func (p *printer) Emit(e engine.Event) {
 	defer p.mu.Unlock()
 	h := e.Header()
 	tag := fmt.Sprintf("[r%d %s]", h.Round, h.Phase)
+	if _, ok := e.(*engine.Token); ok {
+		p.streamed[h.Agent]++
+		if p.tty && time.Since(p.statusAt) >= statusEvery {
+			p.status(tag)
+		}
+		return
+	}
+	if p.statusShow {
+		fmt.Fprint(p.w, "\r\x1b[K") // clear the status line before a log line
+		p.statusShow = false
+	}
 	switch ev := e.(type) {
 	case *engine.RunStarted:
 		fmt.Fprintf(p.w, "question: %s\n", oneLine(ev.Question, 200))
 		for _, a := range ev.Agents {
 			p.agents[a.ID] = a
+			p.order = append(p.order, a.ID)
 			fmt.Fprintf(p.w, "  %s  %-12s %s%s\n", a.ID, a.Role, a.Model, hostSuffix(a.Host))
 		}
 		fmt.Fprintf(p.w, "rounds %d–%d · %g credits a voter · state budget %d tokens\n",
@@ -45,8 +65,6 @@ func (p *printer) Emit(e engine.Event) {
 	case *engine.PhaseStarted:
 		p.streamed = map[string]int{}
 		fmt.Fprintf(p.w, "%s started\n", tag)
-	case *engine.Token:
-		p.streamed[h.Agent]++
 	case *engine.ProposalDone:
 		fmt.Fprintf(p.w, "%s %s proposed: %d tok, %.0f tok/s, answer: %s\n", tag, h.Agent,
 			ev.Stats.OutputTokens, ev.Stats.TokensPerSec, oneLine(ev.Answer, 80))
@@ -116,6 +134,18 @@ func warnContext(w io.Writer, tag, agent string, st engine.CallStats) {
 	if st.ContextFull {
 		fmt.Fprintf(w, "%s %s: warning: the prompt filled the context window (%d tokens) and was cut; raise num_ctx in [sampling]\n", tag, agent, st.PromptTokens)
 	}
+}
+
+// status redraws the progress line: tokens streamed per agent this phase.
+func (p *printer) status(tag string) {
+	var parts []string
+	for _, id := range p.order {
+		if n := p.streamed[id]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", id, n))
+		}
+	}
+	fmt.Fprintf(p.w, "\r\x1b[K%s streaming: %s tokens", tag, strings.Join(parts, " · "))
+	p.statusAt, p.statusShow = time.Now(), true
 }
 
 func hostSuffix(h string) string {

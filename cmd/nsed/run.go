@@ -354,7 +354,7 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 			defer jw.Close()
 			sink = jw
 		} else {
-			sink = newPrinter(io.out)
+			sink = newPrinter(io.out, isTerminal(io.out))
 		}
 		r, err := newRun(sink)
 		if err != nil {

@@ -54,6 +54,12 @@ func runLiveTUI(ctx context.Context, io stdio, s liveSetup) error {
 	return err
 }
 
+// isTerminal says whether w is a terminal (not a pipe or a file).
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(f.Fd())
+}
+
 // needTerminal refuses to draw a full-screen UI into a pipe or file.
 func needTerminal(io stdio) error {
 	if f, ok := io.out.(*os.File); ok && !term.IsTerminal(f.Fd()) {

@@ -68,8 +68,10 @@ func TestReplayCommandErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"replay"}, exitUsage, "Usage: nsed replay"},
-		{[]string{"replay", "/nonexistent.jsonl"}, exitFailed, "nonexistent.jsonl"},
-		{[]string{"replay", "--theme", "neon", "x.jsonl"}, exitFailed, "x.jsonl"},
+		// A transcript that is neither a file nor a saved run id is a
+		// mistake in the arguments.
+		{[]string{"replay", "/nonexistent.jsonl"}, exitUsage, "nonexistent.jsonl: no such transcript file"},
+		{[]string{"replay", "--theme", "neon", "x.jsonl"}, exitUsage, "x.jsonl"},
 		{[]string{"demo", "--theme", "neon"}, exitUsage, "valid themes are dark, high-contrast, light"},
 		{[]string{"demo", "--bogus"}, exitUsage, "bogus"},
 	} {

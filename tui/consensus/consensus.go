@@ -12,8 +12,7 @@ import (
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui/internal/chart"
-	"github.com/nsed/nsed/tui/internal/frame"
-	"github.com/nsed/nsed/tui/internal/scroll"
+	"github.com/nsed/nsed/tui/internal/pane"
 	"github.com/nsed/nsed/tui/internal/text"
 	"github.com/nsed/nsed/tui/safe"
 )
@@ -23,111 +22,72 @@ const MinWidth = 34
 
 // Model is the consensus pane.
 type Model struct {
-	th      themes.Theme
 	ev      *engine.ConsensusUpdated
 	human   []string // messages injected since the last update
 	budget  int
 	summing bool // the synthesiser is compressing the state
 	final   *engine.RunEnded
 
-	lines         []string
-	linesW        int
-	scroll        scroll.State
-	width, height int
-	focused       bool
-	view          string
-	dirty         bool
+	pane pane.Pane // frame, scrolling and the rendered lines
 }
 
 // New returns an empty consensus pane; budget is the gate's token budget.
 func New(th themes.Theme, budget int) *Model {
-	return &Model{th: th, budget: budget, dirty: true, scroll: scroll.State{Away: true}}
+	m := &Model{budget: budget}
+	m.pane = pane.New(th, m.render)
+	return m
 }
 
 // Set shows the state after a round's gate.
 func (m *Model) Set(ev *engine.ConsensusUpdated) {
 	m.ev, m.human, m.summing = ev, nil, false
-	m.scroll = scroll.State{Away: true}
-	m.invalidate()
+	m.pane.Top()
+	m.pane.Invalidate()
 }
 
 // Human lists a message injected for the next round.
 func (m *Model) Human(text string) {
 	m.human = append(m.human, safe.Line(text))
-	m.invalidate()
+	m.pane.Invalidate()
 }
 
 // Summarising shows that the state is being compressed.
 func (m *Model) Summarising(on bool) {
 	if on != m.summing {
 		m.summing = on
-		m.invalidate()
+		m.pane.Invalidate()
 	}
 }
 
 // SetBudget sets the gate's token budget (from the run's settings).
-func (m *Model) SetBudget(n int) { m.budget = n; m.invalidate() }
+func (m *Model) SetBudget(n int) { m.budget = n; m.pane.Invalidate() }
 
 // SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.th = th; m.invalidate() }
+func (m *Model) SetTheme(th themes.Theme) { m.pane.SetTheme(th) }
 
 // SetSize sets the outer size.
-func (m *Model) SetSize(w, h int) {
-	if w != m.width || h != m.height {
-		m.width, m.height, m.dirty = w, h, true
-	}
-}
+func (m *Model) SetSize(w, h int) { m.pane.SetSize(w, h) }
 
 // SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) {
-	if f != m.focused {
-		m.focused, m.dirty = f, true
-	}
-}
-
-func (m *Model) invalidate() { m.lines, m.dirty = nil, true }
+func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
 
 // Update scrolls.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	if m.scroll.Update(msg, len(m.body()), m.height-2) {
-		m.dirty = true
-	}
+	m.pane.Update(msg)
 	return nil
 }
 
 // View draws the pane.
 func (m *Model) View() string {
-	if !m.dirty && m.view != "" {
-		return m.view
-	}
-	th := m.th
-	body := m.body()
-	from, to := m.scroll.Window(len(body), m.height-2)
 	status := ""
 	if m.ev != nil {
-		status = th.Style(th.Muted).Render(fmt.Sprintf("after round %d", m.ev.Round))
+		status = fmt.Sprintf("after round %d", m.ev.Round)
 	}
-	box := frame.Box{
-		Width: m.width, Height: m.height, Focused: m.focused,
-		Title:  th.Style(th.Accent).Bold(true).Render("Consensus state"),
-		Status: status,
-		Info:   th.Style(th.Warn).Render(m.scroll.Indicator(len(body), m.height-2)),
-	}
-	m.view, m.dirty = box.Render(th, body[from:to]), false
-	return m.view
-}
-
-func (m *Model) body() []string {
-	w := max(m.width-2, 1)
-	if m.lines != nil && m.linesW == w {
-		return m.lines
-	}
-	m.lines, m.linesW = m.render(w), w
-	return m.lines
+	return m.pane.View("Consensus state", status)
 }
 
 func (m *Model) render(w int) []string {
-	th := m.th
+	th := m.pane.Theme()
 	muted := th.Style(th.Muted)
 	var out []string
 	wrap := func(prefix string, s string, style lipgloss.Style) {
@@ -220,8 +180,8 @@ func item(it engine.GateItem) string {
 func (m *Model) Final(ev *engine.RunEnded) {
 	m.final = ev
 	m.summing = false
-	m.scroll = scroll.State{Away: true}
-	m.invalidate()
+	m.pane.Top()
+	m.pane.Invalidate()
 }
 
 // hang wraps s after prefix, continuing lines under the text; a prefix

@@ -12,6 +12,7 @@ import (
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui/internal/frame"
+	"github.com/nsed/nsed/tui/internal/pane"
 	"github.com/nsed/nsed/tui/internal/text"
 	"github.com/nsed/nsed/tui/safe"
 )
@@ -36,7 +37,6 @@ const maxLabel = 12
 
 // Model is the review matrix.
 type Model struct {
-	th      themes.Theme
 	agents  []string // agent ids, rows and columns in this order
 	cols    []string // column headers
 	labelW  int
@@ -45,15 +45,12 @@ type Model struct {
 	row     int
 	col     int
 
-	width, height int
-	focused       bool
-	view          string
-	dirty         bool
+	pane pane.Frame // theme, size, focus and the last view drawn
 }
 
 // New returns an empty matrix.
 func New(th themes.Theme) *Model {
-	return &Model{th: th, reviews: map[string]*engine.ReviewDone{}, dirty: true, col: 1}
+	return &Model{pane: pane.NewFrame(th), reviews: map[string]*engine.ReviewDone{}, col: 1}
 }
 
 // SetAgents sets the rows and columns.
@@ -68,25 +65,17 @@ func (m *Model) SetAgents(ids []string) {
 	}
 	m.cols = shortIDs(m.agents, 4)
 	m.clampSel()
-	m.dirty = true
+	m.pane.Changed()
 }
 
 // SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.th, m.dirty = th, true }
+func (m *Model) SetTheme(th themes.Theme) { m.pane.SetTheme(th) }
 
 // SetSize sets the outer size.
-func (m *Model) SetSize(w, h int) {
-	if w != m.width || h != m.height {
-		m.width, m.height, m.dirty = w, h, true
-	}
-}
+func (m *Model) SetSize(w, h int) { m.pane.SetSize(w, h) }
 
 // SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) {
-	if f != m.focused {
-		m.focused, m.dirty = f, true
-	}
-}
+func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
 
 // Round is the round the matrix shows.
 func (m *Model) Round() int { return m.round }
@@ -98,7 +87,7 @@ func (m *Model) Add(ev *engine.ReviewDone) {
 		clear(m.reviews)
 	}
 	m.reviews[ev.Agent] = ev
-	m.dirty = true
+	m.pane.Changed()
 }
 
 // MinWidth is the narrowest the matrix can be for n agents with short
@@ -160,7 +149,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	m.clampSel()
-	m.dirty = true
+	m.pane.Changed()
 	return nil
 }
 
@@ -196,7 +185,7 @@ func (m *Model) eval(reviewer, author string) *engine.Evaluation {
 // Detail is the selected cell's review, wrapped at width: the score and its
 // band, the stance, the claims with verdicts, and the critique.
 func (m *Model) Detail(width int) []string {
-	th := m.th
+	th := m.pane.Theme()
 	rev, auth, ev := m.Selected()
 	if rev == "" {
 		return []string{"no agents yet"}
@@ -250,13 +239,14 @@ func (m *Model) Detail(width int) []string {
 
 // View draws the grid with the selected cell's summary and a legend below
 // when there is room.
-func (m *Model) View() string {
-	if !m.dirty && m.view != "" {
-		return m.view
-	}
-	th := m.th
-	inner := m.width - 2
-	rows := m.height - 2
+func (m *Model) View() string { return m.pane.Cached(m.draw) }
+
+// draw builds what View keeps until the matrix or its frame changes.
+func (m *Model) draw() string {
+	th := m.pane.Theme()
+	width, height := m.pane.Size()
+	inner := width - 2
+	rows := height - 2
 	n := len(m.agents)
 	labelW := m.labelW
 	cw := 6
@@ -272,7 +262,7 @@ func (m *Model) View() string {
 	for j, a := range m.cols {
 		s := text.PadLeft(text.Truncate(a, cw-1, ""), cw-1) + " "
 		st := th.Style(th.AgentColor(j))
-		if j == m.col && m.focused {
+		if j == m.col && m.pane.Focused() {
 			st = st.Underline(true)
 		}
 		hdr.WriteString(st.Render(s))
@@ -311,23 +301,22 @@ func (m *Model) View() string {
 	if m.round > 0 {
 		status = muted.Render(fmt.Sprintf("r%d · %d/%d", m.round, len(m.reviews), n))
 	}
-	box := frame.Box{Width: m.width, Height: m.height, Focused: m.focused, Title: title, Status: status, Footer: muted.Render("c critique"), Info: info}
-	m.view, m.dirty = box.Render(th, body), false
-	return m.view
+	box := frame.Box{Width: width, Height: height, Focused: m.pane.Focused(), Title: title, Status: status, Footer: muted.Render("c critique"), Info: info}
+	return box.Render(th, body)
 }
 
 func (m *Model) gridRow(i, cw int) string {
-	th := m.th
+	th := m.pane.Theme()
 	rev := m.agents[i]
 	var b strings.Builder
 	lst := th.Style(th.AgentColor(i))
-	if i == m.row && m.focused {
+	if i == m.row && m.pane.Focused() {
 		lst = lst.Underline(true)
 	}
 	b.WriteString(lst.Render(text.Fit(rev, m.labelW-1)) + " ")
 	r := m.reviews[rev]
 	for j, auth := range m.agents {
-		sel := i == m.row && j == m.col && m.focused
+		sel := i == m.row && j == m.col && m.pane.Focused()
 		var cell string
 		var st = th.Style(th.Faint)
 		switch {
@@ -363,7 +352,7 @@ func (m *Model) gridRow(i, cw int) string {
 // legend shows the colour scale with the documented band names, so colour
 // is never the only cue.
 func (m *Model) legend(width int) string {
-	th := m.th
+	th := m.pane.Theme()
 	names := [themes.NumBands]string{"wrong", "flawed", "neutral", "solid", "strong", "verified"}
 	if width < 46 {
 		names = [themes.NumBands]string{"-100", "-50", "±10", "+10", "+50", "+85"}

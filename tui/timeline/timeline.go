@@ -13,8 +13,7 @@ import (
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui/internal/chart"
-	"github.com/nsed/nsed/tui/internal/frame"
-	"github.com/nsed/nsed/tui/internal/scroll"
+	"github.com/nsed/nsed/tui/internal/pane"
 	"github.com/nsed/nsed/tui/internal/text"
 	"github.com/nsed/nsed/tui/safe"
 )
@@ -24,31 +23,26 @@ const MinWidth = 28
 
 // Model is the timeline pane.
 type Model struct {
-	th     themes.Theme
 	set    engine.Settings
 	rounds []*engine.RoundEnded
 
-	lines         []string
-	linesW        int
-	scroll        scroll.State
-	width, height int
-	focused       bool
-	view          string
-	dirty         bool
+	pane pane.Pane // frame, scrolling and the rendered lines
 }
 
 // New returns an empty timeline.
 func New(th themes.Theme) *Model {
-	return &Model{th: th, dirty: true, scroll: scroll.State{Away: true}}
+	m := &Model{}
+	m.pane = pane.New(th, m.render)
+	return m
 }
 
 // SetSettings gives the stopping rule's parameters and the round limits.
-func (m *Model) SetSettings(s engine.Settings) { m.set = s; m.invalidate() }
+func (m *Model) SetSettings(s engine.Settings) { m.set = s; m.pane.Invalidate() }
 
 // Add records a finished round.
 func (m *Model) Add(ev *engine.RoundEnded) {
 	m.rounds = append(m.rounds, ev)
-	m.invalidate()
+	m.pane.Invalidate()
 }
 
 // Agreement is each finished round's conviction, for the header's sparkline.
@@ -61,57 +55,23 @@ func (m *Model) Agreement() []float64 {
 }
 
 // SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.th = th; m.invalidate() }
+func (m *Model) SetTheme(th themes.Theme) { m.pane.SetTheme(th) }
 
 // SetSize sets the outer size.
-func (m *Model) SetSize(w, h int) {
-	if w != m.width || h != m.height {
-		m.width, m.height, m.dirty = w, h, true
-	}
-}
+func (m *Model) SetSize(w, h int) { m.pane.SetSize(w, h) }
 
 // SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) {
-	if f != m.focused {
-		m.focused, m.dirty = f, true
-	}
-}
-
-func (m *Model) invalidate() { m.lines, m.dirty = nil, true }
+func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
 
 // Update scrolls.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	if m.scroll.Update(msg, len(m.body()), m.height-2) {
-		m.dirty = true
-	}
+	m.pane.Update(msg)
 	return nil
 }
 
 // View draws the pane.
 func (m *Model) View() string {
-	if !m.dirty && m.view != "" {
-		return m.view
-	}
-	th := m.th
-	body := m.body()
-	from, to := m.scroll.Window(len(body), m.height-2)
-	box := frame.Box{
-		Width: m.width, Height: m.height, Focused: m.focused,
-		Title:  th.Style(th.Accent).Bold(true).Render("Timeline"),
-		Status: th.Style(th.Muted).Render(fmt.Sprintf("%d/%d rounds", len(m.rounds), m.set.MaxRounds)),
-		Info:   th.Style(th.Warn).Render(m.scroll.Indicator(len(body), m.height-2)),
-	}
-	m.view, m.dirty = box.Render(th, body[from:to]), false
-	return m.view
-}
-
-func (m *Model) body() []string {
-	w := max(m.width-2, 1)
-	if m.lines != nil && m.linesW == w {
-		return m.lines
-	}
-	m.lines, m.linesW = m.render(w), w
-	return m.lines
+	return m.pane.View("Timeline", fmt.Sprintf("%d/%d rounds", len(m.rounds), m.set.MaxRounds))
 }
 
 // Utility is the efficiency–fatigue curve U(t) of the stopping rule.
@@ -120,7 +80,7 @@ func Utility(s engine.StopSettings, t float64) float64 {
 }
 
 func (m *Model) render(w int) []string {
-	th := m.th
+	th := m.pane.Theme()
 	muted := th.Style(th.Muted)
 	n := max(m.set.MaxRounds, len(m.rounds))
 	if n == 0 {

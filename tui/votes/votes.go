@@ -14,8 +14,7 @@ import (
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui/internal/chart"
-	"github.com/nsed/nsed/tui/internal/frame"
-	"github.com/nsed/nsed/tui/internal/scroll"
+	"github.com/nsed/nsed/tui/internal/pane"
 	"github.com/nsed/nsed/tui/internal/text"
 	"github.com/nsed/nsed/tui/safe"
 )
@@ -25,23 +24,18 @@ const MinWidth = 34
 
 // Model is the votes pane.
 type Model struct {
-	th     themes.Theme
 	agents []string
 	ev     *engine.VotesCast
 	budget float64
 
-	lines         []string // rendered body, rebuilt when data or width change
-	linesW        int
-	scroll        scroll.State
-	width, height int
-	focused       bool
-	view          string
-	dirty         bool
+	pane pane.Pane // frame, scrolling and the rendered lines
 }
 
 // New returns an empty votes pane.
 func New(th themes.Theme) *Model {
-	return &Model{th: th, dirty: true, scroll: scroll.State{Away: true}}
+	m := &Model{}
+	m.pane = pane.New(th, m.render)
+	return m
 }
 
 // SetAgents sets the order proposals are listed in; budget is the credits
@@ -49,14 +43,14 @@ func New(th themes.Theme) *Model {
 func (m *Model) SetAgents(ids []string, budget float64) {
 	m.agents = ids
 	m.budget = budget
-	m.invalidate()
+	m.pane.Invalidate()
 }
 
 // Set shows a round's tally.
 func (m *Model) Set(ev *engine.VotesCast) {
 	m.ev = ev
-	m.scroll = scroll.State{Off: 0, Away: true}
-	m.invalidate()
+	m.pane.Top()
+	m.pane.Invalidate()
 }
 
 // Round is the round shown, 0 if none.
@@ -68,65 +62,31 @@ func (m *Model) Round() int {
 }
 
 // SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.th = th; m.invalidate() }
+func (m *Model) SetTheme(th themes.Theme) { m.pane.SetTheme(th) }
 
 // SetSize sets the outer size.
-func (m *Model) SetSize(w, h int) {
-	if w != m.width || h != m.height {
-		m.width, m.height, m.dirty = w, h, true
-	}
-}
+func (m *Model) SetSize(w, h int) { m.pane.SetSize(w, h) }
 
 // SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) {
-	if f != m.focused {
-		m.focused, m.dirty = f, true
-	}
-}
-
-func (m *Model) invalidate() { m.lines, m.dirty = nil, true }
+func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
 
 // Update scrolls.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	if m.scroll.Update(msg, len(m.body()), m.height-2) {
-		m.dirty = true
-	}
+	m.pane.Update(msg)
 	return nil
 }
 
 // View draws the pane.
 func (m *Model) View() string {
-	if !m.dirty && m.view != "" {
-		return m.view
-	}
-	th := m.th
-	body := m.body()
-	from, to := m.scroll.Window(len(body), m.height-2)
 	status := ""
 	if m.ev != nil {
-		status = th.Style(th.Muted).Render(fmt.Sprintf("round %d", m.ev.Round))
+		status = fmt.Sprintf("round %d", m.ev.Round)
 	}
-	box := frame.Box{
-		Width: m.width, Height: m.height, Focused: m.focused,
-		Title:  th.Style(th.Accent).Bold(true).Render("Quadratic votes"),
-		Status: status,
-		Info:   th.Style(th.Warn).Render(m.scroll.Indicator(len(body), m.height-2)),
-	}
-	m.view, m.dirty = box.Render(th, body[from:to]), false
-	return m.view
-}
-
-func (m *Model) body() []string {
-	w := max(m.width-2, 1)
-	if m.lines != nil && m.linesW == w {
-		return m.lines
-	}
-	m.lines, m.linesW = m.render(w), w
-	return m.lines
+	return m.pane.View("Quadratic votes", status)
 }
 
 func (m *Model) render(w int) []string {
-	th := m.th
+	th := m.pane.Theme()
 	muted, faint := th.Style(th.Muted), th.Style(th.Faint)
 	budget := m.budget
 	if m.ev != nil && m.ev.Budget > 0 {

@@ -120,7 +120,8 @@ func TestOllamaTelemetryAndErrors(t *testing.T) {
 	if err != nil || resp.Content == "" || resp.Content != streamed.String() || resp.OutputTokens == 0 || resp.PromptTokens == 0 {
 		t.Fatalf("chat: %+v, %v", resp, err)
 	}
-	meter.Record(host, model+":latest", resp, time.Millisecond, nil)
+	// Recorded as agents name it: default host left empty, tag left off.
+	meter.Record("", strings.TrimSuffix(model, ":latest"), resp, time.Millisecond, nil)
 	infos, err := o.Models(ctx, host, &meter)
 	if err != nil {
 		t.Fatal(err)

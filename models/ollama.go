@@ -325,12 +325,34 @@ func (o *Ollama) Models(ctx context.Context, host string, meter *Meter) ([]Model
 			}
 		}
 		if meter != nil {
-			mi.Measured = meter.Speed(key, m.Name)
+			mi.Measured = o.measured(meter, key, m.Name)
 		}
 		out = append(out, mi)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// measured finds what the meter recorded of a model, however the caller
+// named it: agents on the default host often leave the host empty, and
+// "tiny" and "tiny:latest" are the same model.
+func (o *Ollama) measured(meter *Meter, host, name string) Speed {
+	hosts := []string{host}
+	if host == o.first {
+		hosts = append(hosts, "")
+	}
+	names := []string{name}
+	if base, ok := strings.CutSuffix(name, ":latest"); ok {
+		names = append(names, base)
+	}
+	for _, h := range hosts {
+		for _, n := range names {
+			if s := meter.Speed(h, n); s.Calls > 0 {
+				return s
+			}
+		}
+	}
+	return Speed{}
 }
 
 // ParseParameterSize reads Ollama's "8.0B", "135M", "1.5K" into a count.

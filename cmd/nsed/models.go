@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nsed/nsed/engine/broker"
 	"github.com/nsed/nsed/engine/config"
 	"github.com/nsed/nsed/models"
 )
@@ -65,6 +66,14 @@ func cmdModels(ctx context.Context, io stdio, args []string) int {
 	if len(all) == 0 && failed != nil {
 		return exitCode(failed)
 	}
+	// Speeds measured by earlier runs live in the broker's store.
+	if store, _ := broker.Open("", broker.Priors{}); store != nil {
+		for i, m := range all {
+			if t, ok := store.Telemetry(m.Host, m.Name); ok {
+				all[i].Measured.TokensPerSec, all[i].Measured.LatencyMS, all[i].Measured.LoadMS = t.TokensPerSec, t.LatencyMS, t.LoadMS
+			}
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(io.out)
 		enc.SetIndent("", "  ")
@@ -72,7 +81,7 @@ func cmdModels(ctx context.Context, io stdio, args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(io.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tMODEL\tFAMILY\tPARAMS\tQUANT\tSIZE\tCONTEXT\tLOADED\tVRAM\tUNLOADS")
+	fmt.Fprintln(tw, "HOST\tMODEL\tFAMILY\tPARAMS\tQUANT\tSIZE\tCONTEXT\tLOADED\tVRAM\tUNLOADS\tTOK/S\t1ST TOKEN")
 	for _, m := range all {
 		loaded, vram, until := "-", "-", "-"
 		if m.Loaded {
@@ -82,8 +91,15 @@ func cmdModels(ctx context.Context, io stdio, args []string) int {
 				until = time.Until(m.ExpiresAt).Round(time.Second).String()
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Host, m.Name, dash(m.Family), dash(m.ParameterSize),
-			dash(m.Quantization), humanBytes(m.SizeBytes), m.ContextLength, loaded, vram, until)
+		speed, first := "-", "-"
+		if m.Measured.TokensPerSec > 0 {
+			speed = fmt.Sprintf("%.1f", m.Measured.TokensPerSec)
+		}
+		if m.Measured.LatencyMS > 0 {
+			first = fmt.Sprintf("%.0fms", m.Measured.LatencyMS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", m.Host, m.Name, dash(m.Family), dash(m.ParameterSize),
+			dash(m.Quantization), humanBytes(m.SizeBytes), m.ContextLength, loaded, vram, until, speed, first)
 	}
 	tw.Flush()
 	if len(all) == 0 {

@@ -222,6 +222,9 @@ func TestRunWithBrokerLearns(t *testing.T) {
 			t.Errorf("store has no evidence for %s:\n%s", m, b)
 		}
 	}
+	if !strings.Contains(string(b), `"tokens_per_sec"`) {
+		t.Errorf("measured speeds not remembered:\n%s", b)
+	}
 	// A budget below any model is refused, naming the smallest that works.
 	code, _, errs = runCLI(context.Background(), "run", "--headless", "--broker", "--vram-budget", "1KiB", "--store", store,
 		"--config", writeConfig(t, ""), "--host", host, "q")

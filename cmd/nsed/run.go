@@ -37,8 +37,12 @@ type liveSetup struct {
 	Models func(ctx context.Context) ([]models.ModelInfo, error)
 }
 
-// liveTUI opens the live TUI; tui.go sets it.
-var liveTUI func(ctx context.Context, io stdio, s liveSetup) error
+// liveTUI opens the live TUI and askQuestion asks for a question on
+// screen; tui.go sets them.
+var (
+	liveTUI     func(ctx context.Context, io stdio, s liveSetup) error
+	askQuestion func(ctx context.Context, io stdio, theme string) (string, error)
+)
 
 // runFlags are the flags shared by every command that starts a deliberation.
 type runFlags struct {
@@ -299,8 +303,24 @@ func cmdRun(ctx context.Context, io stdio, args []string) int {
 		fmt.Fprintln(io.err, "nsed:", err)
 		return exitCode(err)
 	}
+	if question == "" && f.file == "" && !f.headless && !f.json && askQuestion != nil && isTerminal(io.out) && isTerminal(io.in) {
+		// `nsed` alone opens the app: ask for the question on screen.
+		theme := f.theme
+		if theme == "" {
+			if cfg, err := config.Load(f.config); err == nil {
+				theme = cfg.TUI.Theme
+			}
+		}
+		if question, err = askQuestion(ctx, io, theme); err != nil {
+			fmt.Fprintln(io.err, "nsed:", err)
+			return exitCode(err)
+		}
+		if question == "" {
+			return exitOK // the user changed their mind
+		}
+	}
 	if question == "" {
-		fmt.Fprintln(io.err, "nsed run: no question: pass it as an argument or with -f FILE")
+		fmt.Fprintln(io.err, "nsed run: no question: pass it as an argument or with -f FILE (or start nsed in a terminal to be asked)")
 		return exitUsage
 	}
 	if f.json && !f.headless {

@@ -18,6 +18,13 @@ import (
 
 func init() {
 	liveTUI = runLiveTUI
+	askQuestion = func(ctx context.Context, io stdio, theme string) (string, error) {
+		th, err := themes.Lookup(theme)
+		if err != nil {
+			return "", usagef("%v", err)
+		}
+		return tui.Ask(ctx, th, tui.IO{In: io.in, Out: io.out})
+	}
 	commands["replay"] = command{summary: "replay a saved run's transcript in the TUI", run: cmdReplay}
 	commands["demo"] = command{summary: "watch a recorded run in the TUI (no Ollama needed)", run: cmdDemo}
 }

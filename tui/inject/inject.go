@@ -36,10 +36,22 @@ type Model struct {
 	text  []rune
 	pos   int // cursor, in runes
 	width int
+	// The words around the editor: the same dialog asks for a run's
+	// question when nsed starts without one.
+	title, hint, example string
 }
 
 // New opens the dialog.
-func New(th themes.Theme) *Model { return &Model{th: th} }
+func New(th themes.Theme) *Model {
+	return &Model{th: th, title: "Inject a message", hint: "A message to every agent, added to the next round's context:",
+		example: "e.g. check the case n = 0 before generalising"}
+}
+
+// NewQuestion opens the dialog asking for the question to deliberate.
+func NewQuestion(th themes.Theme) *Model {
+	return &Model{th: th, title: "nsed: ask the agents", hint: "The question the agents will deliberate on:",
+		example: "e.g. How many primes are there below 100?"}
+}
 
 // Value is the text typed so far.
 func (m *Model) Value() string { return string(m.text) }
@@ -123,7 +135,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 func (m *Model) line(w int) string {
 	th := m.th
 	if len(m.text) == 0 {
-		return th.Swatch(th.Sel).Render(" ") + th.Style(th.Faint).Render(text.Truncate("e.g. check the case n = 0 before generalising", w-1, "…"))
+		return th.Swatch(th.Sel).Render(" ") + th.Style(th.Faint).Render(text.Truncate(m.example, w-1, "…"))
 	}
 	before, after := string(m.text[:m.pos]), string(m.text[m.pos:])
 	cur := " "
@@ -144,12 +156,12 @@ func (m *Model) View() string {
 	th := m.th
 	inner := m.width - 2
 	body := []string{
-		th.Style(th.Muted).Render(text.Truncate("A message to every agent, added to the next round's context:", inner, "…")),
+		th.Style(th.Muted).Render(text.Truncate(m.hint, inner, "…")),
 		"",
 		"› " + m.line(inner-2),
 		"",
 		th.Style(th.Muted).Render("enter send · esc cancel"),
 	}
-	box := frame.Box{Width: m.width, Height: len(body) + 2, Focused: true, Title: th.Style(th.Accent).Bold(true).Render("Inject a message")}
+	box := frame.Box{Width: m.width, Height: len(body) + 2, Focused: true, Title: th.Style(th.Accent).Bold(true).Render(m.title)}
 	return box.Render(th, body)
 }

@@ -386,42 +386,33 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 		prevProps, prevSupport := last, lastSupport
 
 		var err error
-		var in []string
 		if round > 1 {
 			r.rebalance(ctx, round)
 		}
-		if in, err = r.boundary(ctx, round, PhasePropose); err != nil {
+		if err = r.enter(ctx, round, PhasePropose, &human); err != nil {
 			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
-		human = append(human, in...)
-		r.emit(&PhaseStarted{}, KindPhaseStarted, round, PhasePropose, "")
 		props, err := r.propose(ctx, round, &state, prevProps, prevSupport, human)
 		if err != nil {
 			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
 
-		if in, err = r.boundary(ctx, round, PhaseReview); err != nil {
+		if err = r.enter(ctx, round, PhaseReview, &human); err != nil {
 			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
-		human = append(human, in...)
-		r.emit(&PhaseStarted{}, KindPhaseStarted, round, PhaseReview, "")
 		reviews, err := r.review(ctx, round, props)
 		if err != nil {
 			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
 
-		if in, err = r.boundary(ctx, round, PhaseVote); err != nil {
+		if err = r.enter(ctx, round, PhaseVote, &human); err != nil {
 			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
-		human = append(human, in...)
-		r.emit(&PhaseStarted{}, KindPhaseStarted, round, PhaseVote, "")
 		votes := r.vote(round, props, reviews)
 
-		if in, err = r.boundary(ctx, round, PhaseConsensus); err != nil {
+		if err = r.enter(ctx, round, PhaseConsensus, &human); err != nil {
 			return r.fail(ctx, round-1, last, lastSupport, err)
 		}
-		human = append(human, in...)
-		r.emit(&PhaseStarted{}, KindPhaseStarted, round, PhaseConsensus, "")
 		answers := map[string]string{}
 		var leaderAnswer string
 		for _, p := range props {
@@ -460,6 +451,18 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	return r.end(s.MaxRounds, last, lastSupport, StatusCompleted, StopMaxRounds, nil), nil
+}
+
+// enter starts a phase: it passes the boundary (pauses, rebinds, human
+// messages, which it adds to *human) and announces the phase.
+func (r *Run) enter(ctx context.Context, round int, phase Phase, human *[]string) error {
+	in, err := r.boundary(ctx, round, phase)
+	if err != nil {
+		return err
+	}
+	*human = append(*human, in...)
+	r.emit(&PhaseStarted{}, KindPhaseStarted, round, phase, "")
+	return nil
 }
 
 // preflight asks the backend, where it can tell, that every model exists,

@@ -585,6 +585,10 @@ func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msg
 	return resp, err
 }
 
+// maxFreshHuman bounds the human messages a proposal prompt carries
+// outside the gated state.
+const maxFreshHuman = 3
+
 func hostOr(h string) string {
 	if h == "" {
 		return "the default host"
@@ -605,7 +609,13 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 	agents := r.Agents()
 	s := r.cfg.Settings
 	brief := renderState(state.items, renderShared)
-	for _, h := range human { // messages that arrived since the last gate
+	// Messages that arrived since the last gate go in as they are; the gate
+	// takes them into the bounded state next. Only the latest few, so a
+	// flood of messages cannot outgrow the prompt.
+	if len(human) > maxFreshHuman {
+		human = human[len(human)-maxFreshHuman:]
+	}
+	for _, h := range human {
 		if !strings.Contains(brief, h) {
 			brief = strings.TrimSpace(brief + "\nMessage from the human moderator: " + truncate(cleanText(h), maxHumanChars))
 		}

@@ -707,6 +707,11 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 		cands  []reviewCandidate
 		labels map[string]string
 	}
+	// Each proposal is cleaned once, not once per reviewer who reads it.
+	shown := make(map[string]string, len(props))
+	for _, p := range props {
+		shown[p.agent] = r.red.untrusted(p.text, s.ProposalChars)
+	}
 	var jobs []job
 	for _, self := range props {
 		others := make([]proposal, 0, len(props)-1)
@@ -716,11 +721,11 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 			}
 		}
 		r.rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
-		j := job{a: byID[self.agent], anchor: r.red.untrusted(self.text, s.ProposalChars), labels: map[string]string{}}
+		j := job{a: byID[self.agent], anchor: shown[self.agent], labels: map[string]string{}}
 		for k, p := range others {
 			label := string(rune('A' + k))
 			j.labels[label] = p.agent
-			j.cands = append(j.cands, reviewCandidate{Label: label, Text: r.red.untrusted(p.text, s.ProposalChars)})
+			j.cands = append(j.cands, reviewCandidate{Label: label, Text: shown[p.agent]})
 		}
 		jobs = append(jobs, j)
 	}

@@ -54,7 +54,22 @@
 //
 // # Solving
 //
-// Exact: depth-first branch and bound over role slots (pinned and scarcest
+// First, when no round-time budget applies (modeldp.go): a search over
+// models rather than slots. Interchangeable slots (same values, pins and
+// current binding) form classes, so a partial team is a count per class
+// plus the memory it uses per host. For a fixed number k of agents on a
+// model the diversity discount 1/(1+(k−1)ρ) is a common factor, so "model
+// m on these hosts taking a[c] slots of each class" has an exact linear
+// value. Partial teams dominated by another with the same counts (no more
+// value, no less memory on any host) are dropped, and two bounds — exact in
+// the class counts with memory priced, and an exact per-host 0/1 memory
+// knapsack with classes priced — prune the rest. The search first looks
+// only above a target just under the root bound and lowers it 1% at a time,
+// since the greedy incumbent is often 10–15% below the optimum. Its binding
+// is re-checked by the same evaluator as every other.
+//
+// Otherwise, or when that search exceeds its label limit: depth-first
+// branch and bound over role slots (pinned and scarcest
 // first), candidates in order of value. A greedy binding improved by local
 // search (single-slot moves, swaps, and moving every slot on one model to
 // another, which swaps a loaded model out) seeds the incumbent; a second
@@ -86,11 +101,13 @@
 // Exact is false and Bound, an upper bound proven at the root, says how far
 // from optimal the binding can be.
 //
-// Measured (AMD EPYC, go test -bench): up to 8 slots over 30 candidates on 3
-// hosts solve exactly in 0.4–13 ms. Twelve slots over 30 candidates take
-// 0.1–0.5 s, and with qualities bunched near their priors often hit the node
-// limit: the relaxations leave a gap of about 1% there, inside which many
-// near-equal teams must be told apart. See BenchmarkSolve* for the cases.
+// Measured (AMD EPYC, 2 shared cores, go test -bench): 3, 5 and 8 slots
+// over 30 candidates on 3 hosts solve exactly in 0.2–0.4, 0.5 and 1.1–1.4
+// ms; 12 slots in 9–11 ms, always proven optimal (the model search's root
+// gap is 3–5%, and setting up its bounds costs about 2 ms). With a round-time
+// budget the branch and bound still runs: 12 slots take about 0.1 s, and
+// 12 slots over 90 candidates hit the node limit (Exact false, with a proven
+// Bound). See BenchmarkSolve* for the cases.
 //
 // # Infeasible budgets
 //

@@ -143,14 +143,20 @@ func Solve(p *Problem) (*Solution, error) {
 }
 
 // search runs the exact branch and bound from the incumbent heur (nil if
-// the heuristic found none).
+// the heuristic found none); where the model DP applies (modeldp.go) and
+// finishes, it answers instead.
 func (in *instance) search(full caps, order []int, same []bool, heur []int) *search {
 	s := newSearch(in, full, order, same, in.maxNodes)
-	s.lag = newLagrange(in, order, full)
-	s.bound = in.slotBound(full)
 	if heur != nil {
 		s.best, s.found = in.evaluate(heur, full).obj, true
 		copy(s.bestAssign, heur)
+		if in.searchDP(s, full) {
+			return s
+		}
+	}
+	s.lag = newLagrange(in, order, full)
+	s.bound = in.slotBound(full)
+	if heur != nil {
 		// Tune a little, let the prices guide a better binding, then tune
 		// on toward it.
 		s.bound = min(s.bound, s.lag.tune(s.st, in.shares(heur, full), s.best, tuneIters/2))
@@ -171,6 +177,31 @@ func (in *instance) search(full caps, order []int, same []bool, heur []int) *sea
 	s.lag.prepare()
 	s.dfs(0, 0)
 	return s
+}
+
+// searchDP runs the model DP from s's incumbent and says whether it
+// settled the problem: then s holds the optimum, proven. A binding it
+// returns must beat the incumbent and fit, or the branch and bound runs.
+func (in *instance) searchDP(s *search, full caps) bool {
+	d := newModelDP(in, full)
+	if d == nil {
+		return false
+	}
+	assign, labels, done := d.solve(s.best, dpLabelsPerNode*in.maxNodes)
+	if !done {
+		return false
+	}
+	if assign != nil {
+		u := in.evaluate(assign, full)
+		if !u.ok() || u.obj <= s.best+eps {
+			return false
+		}
+		s.best = u.obj
+		copy(s.bestAssign, assign)
+	}
+	s.nodes = max(labels, 1)
+	s.bound = s.best
+	return true
 }
 
 // slotBound is the per-slot bound at the root.

@@ -8,6 +8,7 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -854,7 +855,7 @@ func (r *Run) summariser(round int) summariser {
 		var out struct {
 			Summary string `json:"summary"`
 		}
-		if err := jsonUnmarshal(resp.Content, &out); err != nil {
+		if err := json.Unmarshal([]byte(strings.TrimSpace(resp.Content)), &out); err != nil {
 			return "", err
 		}
 		return neutralise(out.Summary), nil

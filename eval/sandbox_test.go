@@ -23,15 +23,15 @@ func TestSandboxLimits(t *testing.T) {
 		name, code, stdin, want string
 		maxWall                 time.Duration
 	}{
-		{"ok", "print(int(input())*2)", "21\n", ExecOK, 3 * time.Second},
-		{"exception", "raise ValueError('x')", "", ExecError, 3 * time.Second},
-		{"loop", "while True: pass", "", ExecTimeout, 4 * time.Second},
-		{"sleep", "import time\ntime.sleep(60)", "", ExecTimeout, 4 * time.Second},
-		{"memory", "x = bytearray(2 << 30)\nprint(len(x))", "", ExecMemory, 3 * time.Second},
-		{"memory-growing", "a = []\nwhile True: a.append('x' * (1 << 20))", "", ExecMemory, 4 * time.Second},
-		{"output", "while True: print('y' * 1000)", "", ExecOutput, 3 * time.Second},
-		{"forks", "import os, time\nfor _ in range(200):\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n    except OSError:\n        pass\ntime.sleep(60)", "", ExecTimeout, 4 * time.Second},
-		{"network", "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=1)", "", ExecError, 3 * time.Second},
+		{"ok", "print(int(input())*2)", "21\n", ExecOK, 10 * time.Second},
+		{"exception", "raise ValueError('x')", "", ExecError, 10 * time.Second},
+		{"loop", "while True: pass", "", ExecTimeout, 10 * time.Second},
+		{"sleep", "import time\ntime.sleep(60)", "", ExecTimeout, 10 * time.Second},
+		{"memory", "x = bytearray(2 << 30)\nprint(len(x))", "", ExecMemory, 10 * time.Second},
+		{"memory-growing", "a = []\nwhile True: a.append('x' * (1 << 20))", "", ExecMemory, 10 * time.Second},
+		{"output", "while True: print('y' * 1000)", "", ExecOutput, 10 * time.Second},
+		{"forks", "import os, time\nfor _ in range(200):\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n    except OSError:\n        pass\ntime.sleep(60)", "", ExecTimeout, 10 * time.Second},
+		{"network", "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=1)", "", ExecError, 10 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -48,6 +48,9 @@ func TestSandboxLimits(t *testing.T) {
 			if res.Status != c.want {
 				t.Errorf("status %q, want %q (stderr %q)", res.Status, c.want, tail(res.Stderr, 300))
 			}
+			// The sandbox's own limits (2 s CPU, 3 s wall here) decide the
+			// status; this bound only catches a limit that never fired,
+			// with room for a loaded CI machine.
 			if took > c.maxWall {
 				t.Errorf("took %s, want under %s", took, c.maxWall)
 			}
@@ -67,7 +70,7 @@ func TestSandboxCancel(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := s.Run(ctx, "while True: pass", "")
-	if err == nil || time.Since(start) > 2*time.Second {
+	if err == nil || time.Since(start) > 10*time.Second { // a hang detector, not a speed target
 		t.Fatalf("err %v after %s; want the context's error promptly", err, time.Since(start))
 	}
 }

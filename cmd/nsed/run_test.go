@@ -157,10 +157,12 @@ func TestInterruptSavesTranscript(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != exitCancelled {
 		t.Fatalf("exit: %v\n%s", err, out.String())
 	}
-	if took > 2*time.Second {
+	// How fast is a measurement, logged (about 0.2 s here); the bound only
+	// catches a run that ignores Ctrl-C.
+	t.Logf("stopped %v after SIGINT", took)
+	if took > 15*time.Second {
 		t.Errorf("took %v to stop after Ctrl-C", took)
 	}
-	t.Logf("stopped %v after SIGINT", took)
 	evs, err := engine.ReadTranscriptFile(tr)
 	if err != nil {
 		t.Fatal(err)

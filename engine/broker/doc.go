@@ -102,9 +102,10 @@
 // from optimal the binding can be.
 //
 // Measured (AMD EPYC, 2 shared cores, go test -bench): 3, 5 and 8 slots
-// over 30 candidates on 3 hosts solve exactly in 0.2–0.4, 0.5 and 1.1–1.4
-// ms; 12 slots in 9–11 ms, always proven optimal (the model search's root
-// gap is 3–5%, and setting up its bounds costs about 2 ms). With a round-time
+// over 30 candidates on 3 hosts solve exactly in 0.2–0.3, 0.4–0.5 and
+// 0.9–1.0 ms; 12 slots in 4–5 ms, always proven optimal (the model
+// search's root gap is 3–5%, and setting up its bounds costs about 1.5
+// ms). With a round-time
 // budget the branch and bound still runs: 12 slots take about 0.1 s, and
 // 12 slots over 90 candidates hit the node limit (Exact false, with a proven
 // Bound). See BenchmarkSolve* for the cases.

@@ -32,8 +32,9 @@ import (
 //
 //   - tails: exact in the count vector, with memory priced at η per byte
 //     (a Lagrangian relaxation; the label's free memory is added back at
-//     the same price). A few prices are tried at the root; the best and
-//     η = 0 are kept.
+//     the same price). A few prices are tried at the root (ranked by the
+//     same bound with the count vector relaxed to its number of slots,
+//     which is far cheaper); the best and η = 0 are kept.
 //   - per-host tables: exact 0/1 knapsacks per host over memory rounded
 //     down, each candidate its own group, with slot classes relaxed by a
 //     price per class; combined over hosts by the number of slots.
@@ -78,6 +79,19 @@ type modelDP struct {
 	mu        []float64 // per class: price of the per-host tables
 	muSum     []float64 // [x]: Σ_c mu[c]·x[c]
 	acc, acc2 []float64
+	// hostTable caches hostVector(i, mem) by i and the memory units free on
+	// each limited host (all it depends on), across the runs of a solve:
+	// hostKeys/hostOffs map the key to an offset into hostVals (nr+1
+	// values).
+	hostKeys []uint64 // hash table: key+1, 0 when empty
+	hostOffs []int32
+	hostUsed int
+	hostVals []float64
+	// run's storage, kept across runs.
+	labels  []dpLabel
+	arena   []int64
+	buckets [][]int32
+	cur     []int32
 }
 
 // dpTail is t[i][y], the most models i.. can add with y slots open when
@@ -106,8 +120,8 @@ type dpOpt struct {
 // dpLabel is a partial binding: count vector, memory, value and how it was
 // reached.
 type dpLabel struct {
-	x      int
-	mem    int // offset into the memory arena
+	x      int32
+	mem    int32 // offset into the memory arena
 	val    float64
 	parent int32
 	model  int16
@@ -272,12 +286,19 @@ func (d *modelDP) fillPool(mu []float64) {
 	d.pool = make([][][][]float64, n+1)
 	// free is the per-slot-count table of unlimited hosts (no memory axis).
 	d.free = make([][]float64, n+1)
+	// One slab for all tables; rows are capped views into it.
+	slab := make([]float64, (n+1)*nl*(nr+1)*nu)
+	rowsSlab := make([][]float64, (n+1)*nl*(nr+1))
+	tabSlab := make([][][]float64, (n+1)*nl)
 	mk := func() [][][]float64 {
-		t := make([][][]float64, nl)
+		t := tabSlab[:nl:nl]
+		tabSlab = tabSlab[nl:]
 		for j := range t {
-			t[j] = make([][]float64, nr+1)
+			t[j] = rowsSlab[: nr+1 : nr+1]
+			rowsSlab = rowsSlab[nr+1:]
 			for k := range t[j] {
-				t[j][k] = make([]float64, nu)
+				t[j][k] = slab[:nu:nu]
+				slab = slab[nu:]
 			}
 		}
 		return t
@@ -423,7 +444,9 @@ func (d *modelDP) tunePool() {
 
 // priceMemory adds the tails of a few memory prices: a geometric grid of
 // one price for every limited host, keeping the ones whose root bound is
-// lowest. Any price gives a valid bound; good ones make it tight.
+// lowest (with dpPrices = 1, lowest for the count-relaxed tails of
+// countRoot, so that only two prices need the exact tails). Any price
+// gives a valid bound; good ones make it tight.
 func (d *modelDP) priceMemory() {
 	zero := make([]float64, len(d.hosts))
 	// Scale: the best value per byte of any option with one slot.
@@ -448,11 +471,6 @@ func (d *modelDP) priceMemory() {
 		d.tails = []dpTail{d.tail(zero)}
 		return
 	}
-	type cand struct {
-		tail dpTail
-		root float64
-	}
-	var cs []cand
 	etas := [][]float64{zero}
 	for f := 1.0 / 256; f <= 1.0/8; f *= 2 {
 		eta := make([]float64, len(d.hosts))
@@ -461,31 +479,95 @@ func (d *modelDP) priceMemory() {
 		}
 		etas = append(etas, eta)
 	}
-	all := d.tailsFor(etas)
-	for _, t := range all[1:] {
-		cs = append(cs, cand{t, d.root(t)})
+	// rootOf is the root bound of lane e of rows computed for ps.
+	rootOf := func(rows [][]float64, ps [][]float64, e int) float64 {
+		b := rows[0][d.full*tailStride(len(ps))+e]
+		for j, h := range d.hosts {
+			b += ps[e][j] * float64(d.caps.mem[h])
+		}
+		return b
+	}
+	type cand struct {
+		e    int // index into etas
+		root float64
+	}
+	var cs []cand
+	if dpPrices == 1 {
+		// Pick the price by the root of a cheaper relaxation that keeps
+		// only the number of slots, then compute the exact tails of it and
+		// of 0 alone.
+		for e := 1; e < len(etas); e++ {
+			cs = append(cs, cand{e, d.countRoot(etas[e])})
+		}
+		slices.SortStableFunc(cs, func(a, b cand) int { return compareFloat(a.root, b.root) })
+		ps := [][]float64{etas[cs[0].e], zero}
+		rows := d.tailRows(ps)
+		d.tails = []dpTail{d.extractTail(rows, ps, 0), d.extractTail(rows, ps, 1)}
+		return
+	}
+	rows := d.tailRows(etas)
+	for e := 1; e < len(etas); e++ {
+		cs = append(cs, cand{e, rootOf(rows, etas, e)})
 	}
 	slices.SortStableFunc(cs, func(a, b cand) int { return compareFloat(a.root, b.root) })
 	// The best first: fastBound stops at the first tail that prunes.
 	d.tails = nil
 	for _, c := range cs[:min(len(cs), dpPrices)] {
-		d.tails = append(d.tails, c.tail)
+		d.tails = append(d.tails, d.extractTail(rows, etas, c.e))
 	}
-	d.tails = append(d.tails, all[0])
+	d.tails = append(d.tails, d.extractTail(rows, etas, 0))
 }
+
+// countRoot is the root bound of the tails for memory prices eta with the
+// count vector relaxed to its number of slots.
+func (d *modelDP) countRoot(eta []float64) float64 {
+	nr := d.in.nr
+	ninf := math.Inf(-1)
+	t := make([]float64, nr+1)
+	nt := make([]float64, nr+1)
+	bk := make([]float64, nr+1)
+	for k := 1; k <= nr; k++ {
+		t[k] = ninf
+	}
+	for i := len(d.models) - 1; i >= 0; i-- {
+		for k := range bk {
+			bk[k] = ninf
+		}
+		for _, o := range d.models[i].opts {
+			price := 0.0
+			for j, m := range o.mem {
+				price += eta[j] * float64(m)
+			}
+			for a, v := range o.val {
+				if k := d.total[a]; v-price > bk[k] {
+					bk[k] = v - price
+				}
+			}
+		}
+		copy(nt, t)
+		for y := 1; y <= nr; y++ {
+			for k := 1; k <= y; k++ {
+				if v := bk[k] + t[y-k]; v > nt[y] {
+					nt[y] = v
+				}
+			}
+		}
+		t, nt = nt, t
+	}
+	b := t[nr]
+	for j, h := range d.hosts {
+		b += eta[j] * float64(d.caps.mem[h])
+	}
+	return b
+}
+
+// dpSlack is the margin by which run's prefilter is looser than
+// fastBound, far above rounding error in the sums it compares.
+const dpSlack = 1e-7
 
 // dpPrices is how many memory prices (besides 0) the bound tries at each
 // label: one prunes nearly as much as two and costs less per label.
 const dpPrices = 1
-
-// root is tail t's bound on the whole binding.
-func (d *modelDP) root(t dpTail) float64 {
-	b := t.t[0][d.full]
-	for j, h := range d.hosts {
-		b += t.eta[j] * float64(d.caps.mem[h])
-	}
-	return b
-}
 
 // bound is the least of the tails' bounds on what models i.. add to a
 // label with rem slots open and mem held.
@@ -619,20 +701,50 @@ func (d *modelDP) option(cands []int, set int) (dpOpt, bool) {
 
 // tail computes the tail bound for memory prices eta.
 func (d *modelDP) tail(eta []float64) dpTail {
-	return d.tailsFor([][]float64{eta})[0]
+	return d.extractTail(d.tailRows([][]float64{eta}), [][]float64{eta}, 0)
 }
 
-// tailsFor computes the tail bounds of several memory prices in one pass.
-func (d *modelDP) tailsFor(etas [][]float64) []dpTail {
-	n, ne := len(d.models), len(etas)
-	ninf := math.Inf(-1)
-	// Interleaved: row[y*ne+e].
-	rows := make([][]float64, n+1)
-	rows[n] = make([]float64, d.nx*ne)
-	for i := ne; i < len(rows[n]); i++ {
-		rows[n][i] = ninf
+// extractTail is price e's tail out of the interleaved rows of tailRows.
+func (d *modelDP) extractTail(rows [][]float64, etas [][]float64, e int) dpTail {
+	st := tailStride(len(etas))
+	t := dpTail{eta: etas[e], t: make([][]float64, len(rows))}
+	slab := make([]float64, len(rows)*d.nx)
+	for i := range rows {
+		ti := slab[i*d.nx : (i+1)*d.nx : (i+1)*d.nx]
+		for y := range ti {
+			ti[y] = rows[i][y*st+e]
+		}
+		t.t[i] = ti
 	}
-	best := make([]float64, d.nx*ne)
+	return t
+}
+
+// tailStride is the stride of tailRows' interleaved rows: 2 lanes for two
+// prices and 8 for three to eight (the unused ones −Inf), so that the
+// inner loop runs unrolled (maxPlus2, maxPlus8).
+func tailStride(ne int) int {
+	if ne > 2 && ne <= 8 {
+		return 8
+	}
+	return ne
+}
+
+// tailRows computes the tails of several memory prices interleaved:
+// rows[i][y*tailStride(len(etas))+e] is t[i][y] of price e.
+func (d *modelDP) tailRows(etas [][]float64) [][]float64 {
+	n, ne := len(d.models), len(etas)
+	st := tailStride(ne)
+	ninf := math.Inf(-1)
+	w := d.nx * st
+	slab := make([]float64, (n+2)*w)
+	rows := make([][]float64, n+1)
+	rows[n] = slab[n*w : (n+1)*w : (n+1)*w]
+	for i := range rows[n] {
+		if i >= st || i >= ne {
+			rows[n][i] = ninf
+		}
+	}
+	best := slab[(n+1)*w:]
 	for i := n - 1; i >= 0; i-- {
 		for k := range best {
 			best[k] = ninf
@@ -644,38 +756,94 @@ func (d *modelDP) tailsFor(etas [][]float64) []dpTail {
 					price += eta[j] * float64(m)
 				}
 				for a, v := range o.val {
-					best[a*ne+e] = max(best[a*ne+e], v-price)
+					if v -= price; v > best[a*st+e] {
+						best[a*st+e] = v
+					}
 				}
 			}
 		}
 		next := rows[i+1]
-		cur := make([]float64, d.nx*ne)
+		cur := slab[i*w : (i+1)*w : (i+1)*w]
 		copy(cur, next)
-		for y := range d.nx {
-			out := cur[y*ne : y*ne+ne]
-			for _, a := range d.subs[y] {
-				g, nx := best[a*ne:a*ne+ne], next[(y-a)*ne:(y-a)*ne+ne]
-				for e := range out {
-					if v := g[e] + nx[e]; v > out[e] {
-						out[e] = v
+		switch st {
+		case 8:
+			maxPlus8(cur, best, next, d.subs)
+		case 2:
+			maxPlus2(cur, best, next, d.subs)
+		default:
+			for y := range d.nx {
+				out := cur[y*st : y*st+st]
+				for _, a := range d.subs[y] {
+					g, nx := best[a*st:a*st+st], next[(y-a)*st:(y-a)*st+st]
+					for e := range out {
+						if v := g[e] + nx[e]; v > out[e] {
+							out[e] = v
+						}
 					}
 				}
 			}
 		}
 		rows[i] = cur
 	}
-	out := make([]dpTail, ne)
-	for e := range out {
-		out[e] = dpTail{eta: etas[e], t: make([][]float64, n+1)}
-		for i := range rows {
-			t := make([]float64, d.nx)
-			for y := range t {
-				t[y] = rows[i][y*ne+e]
+	return rows
+}
+
+// maxPlus2 is maxPlus8 for 2 lanes.
+func maxPlus2(cur, best, next []float64, subs [][]int) {
+	for y, sy := range subs {
+		o := (*[2]float64)(cur[y*2 : y*2+2])
+		o0, o1 := o[0], o[1]
+		for _, a := range sy {
+			g := (*[2]float64)(best[a*2 : a*2+2])
+			n := (*[2]float64)(next[(y-a)*2 : (y-a)*2+2])
+			if v := g[0] + n[0]; v > o0 {
+				o0 = v
 			}
-			out[e].t[i] = t
+			if v := g[1] + n[1]; v > o1 {
+				o1 = v
+			}
 		}
+		o[0], o[1] = o0, o1
 	}
-	return out
+}
+
+// maxPlus8 is tailRows' step for 8 lanes: cur[y] = max(cur[y], best[a] +
+// next[y−a]) over the sub-vectors a of y, lane by lane. Values are finite
+// or −Inf, never NaN.
+func maxPlus8(cur, best, next []float64, subs [][]int) {
+	for y, sy := range subs {
+		o := (*[8]float64)(cur[y*8 : y*8+8])
+		o0, o1, o2, o3, o4, o5, o6, o7 := o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]
+		for _, a := range sy {
+			g := (*[8]float64)(best[a*8 : a*8+8])
+			n := (*[8]float64)(next[(y-a)*8 : (y-a)*8+8])
+			if v := g[0] + n[0]; v > o0 {
+				o0 = v
+			}
+			if v := g[1] + n[1]; v > o1 {
+				o1 = v
+			}
+			if v := g[2] + n[2]; v > o2 {
+				o2 = v
+			}
+			if v := g[3] + n[3]; v > o3 {
+				o3 = v
+			}
+			if v := g[4] + n[4]; v > o4 {
+				o4 = v
+			}
+			if v := g[5] + n[5]; v > o5 {
+				o5 = v
+			}
+			if v := g[6] + n[6]; v > o6 {
+				o6 = v
+			}
+			if v := g[7] + n[7]; v > o7 {
+				o7 = v
+			}
+		}
+		o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = o0, o1, o2, o3, o4, o5, o6, o7
+	}
 }
 
 // solve finds a binding better than lower, or proves there is none. It
@@ -724,14 +892,22 @@ func (d *modelDP) run(lower float64, maxLabels int) ([]int, float64, int, bool) 
 		return nil, 0, 0, true // nothing can beat the incumbent
 	}
 	start, bid := lower, int32(-1)
-	labels := []dpLabel{{x: 0, mem: 0, val: 0, parent: -1}}
-	arena := make([]int64, nh)
-	buckets := make([][]int32, d.nx)
-	buckets[0] = []int32{0}
-	var cur []int32
+	// Storage is reused across the runs of a solve.
+	labels := append(d.labels[:0], dpLabel{x: 0, mem: 0, val: 0, parent: -1})
+	arena := append(d.arena[:0], make([]int64, nh)...)
+	if d.buckets == nil {
+		d.buckets = make([][]int32, d.nx)
+	}
+	buckets := d.buckets
+	for x := range buckets {
+		buckets[x] = buckets[x][:0]
+	}
+	buckets[0] = append(buckets[0], 0)
+	cur := d.cur[:0]
+	defer func() { d.labels, d.arena, d.cur = labels[:0], arena[:0], cur[:0] }()
 	newMem := make([]int64, nh)
 	// Per (label, option): the memory terms of the bounds at the next layer.
-	tm := &terms{eta: make([]float64, len(d.tails)), hostK: make([]float64, d.in.nr+1)}
+	tm := &terms{eta: make([]float64, len(d.tails))}
 	for i, dm := range d.models {
 		// Snapshot the live labels; labels made now join the next layer.
 		cur = cur[:0]
@@ -740,12 +916,12 @@ func (d *modelDP) run(lower float64, maxLabels int) ([]int, float64, int, bool) 
 		}
 		for _, id := range cur {
 			lb := labels[id]
-			rem := d.full - lb.x
+			rem := d.full - int(lb.x)
 			for oi := range dm.opts {
 				o := &dm.opts[oi]
 				fits := true
 				for j, h := range d.hosts {
-					newMem[j] = arena[lb.mem+j] + o.mem[j]
+					newMem[j] = arena[int(lb.mem)+j] + o.mem[j]
 					if newMem[j] > d.caps.mem[h] {
 						fits = false
 						break
@@ -755,8 +931,27 @@ func (d *modelDP) run(lower float64, maxLabels int) ([]int, float64, int, bool) 
 					continue
 				}
 				d.setTerms(tm, i+1, newMem)
+				// Prefilter by the bounds (the first and last tail, then
+				// the per-host tables) with a little slack, so that
+				// fastBound below still makes every decision: skips
+				// (a, g) whose g + bound ≤ lower + eps − lb.val − dpSlack.
+				nt := len(d.tails) - 1
+				tail0, pre := d.tails[0].t[i+1], lower+eps-lb.val-tm.eta[0]-dpSlack
+				tailZ, preZ := d.tails[nt].t[i+1], lower+eps-lb.val-tm.eta[nt]-dpSlack
+				prePool := lower + eps - lb.val - dpSlack
 				for _, a := range d.subs[rem] {
 					g := o.val[a]
+					if g+tail0[rem-a] <= pre || g+tailZ[rem-a] <= preZ {
+						continue
+					}
+					if d.pool != nil {
+						if tm.hostK == nil {
+							tm.hostK = d.hostTable(i+1, newMem)
+						}
+						if g+tm.hostK[d.total[rem-a]]+d.muSum[rem-a] <= prePool {
+							continue
+						}
+					}
 					if math.IsInf(g, -1) {
 						continue
 					}
@@ -764,7 +959,7 @@ func (d *modelDP) run(lower float64, maxLabels int) ([]int, float64, int, bool) 
 					if floor := lower + eps - val; d.fastBound(tm, rem-a, floor) <= floor {
 						continue
 					}
-					x := lb.x + a
+					x := int(lb.x) + a
 					if d.dominated(labels, arena, buckets[x], newMem, val) {
 						continue
 					}
@@ -774,7 +969,7 @@ func (d *modelDP) run(lower float64, maxLabels int) ([]int, float64, int, bool) 
 					nid := int32(len(labels))
 					off := len(arena)
 					arena = append(arena, newMem...)
-					labels = append(labels, dpLabel{x: x, mem: off, val: val, parent: id, model: int16(i), opt: int16(oi), a: int32(a)})
+					labels = append(labels, dpLabel{x: int32(x), mem: int32(off), val: val, parent: id, model: int16(i), opt: int16(oi), a: int32(a)})
 					buckets[x] = d.insert(labels, arena, buckets[x], nid)
 					if x == d.full && val > lower {
 						lower, bid = val, nid // a complete binding: the incumbent to beat
@@ -790,7 +985,7 @@ func (d *modelDP) run(lower float64, maxLabels int) ([]int, float64, int, bool) 
 				if lb.dead {
 					continue
 				}
-				d.setTerms(tm, i+1, arena[lb.mem:lb.mem+nh])
+				d.setTerms(tm, i+1, arena[lb.mem:int(lb.mem)+nh])
 				if lb.val+d.fastBound(tm, d.full-x, lower+eps-lb.val) > lower+eps {
 					b = append(b, id)
 				}
@@ -828,11 +1023,10 @@ func (d *modelDP) run(lower float64, maxLabels int) ([]int, float64, int, bool) 
 
 // terms holds the parts of the bounds at one layer that depend on memory
 // only: per memory-priced tail, the price of the free memory; per slot
-// count k, the per-host tables' bound (filled on first use, up to kmax).
+// count k, the per-host tables' bound (looked up on first use).
 type terms struct {
 	eta   []float64
-	hostK []float64
-	kmax  int // hostK is filled for k ≤ kmax; −1: not yet
+	hostK []float64 // nil: not yet looked up
 	i     int
 	mem   []int64
 }
@@ -845,7 +1039,65 @@ func (d *modelDP) setTerms(t *terms, i int, mem []int64) {
 		}
 		t.eta[k] = v
 	}
-	t.i, t.mem, t.kmax = i, mem, -1
+	t.i, t.mem, t.hostK = i, mem, nil
+}
+
+// hostMemoMax is the most limited hosts whose free memory units (0..64
+// each) still fit a uint64 key with the layer.
+const hostMemoMax = 8
+
+// hostTable returns hostVector(i, mem) for all k ≤ nr, memoised by the
+// free memory units per host (read-only: it may be shared).
+func (d *modelDP) hostTable(i int, mem []int64) []float64 {
+	nr := d.in.nr
+	if len(d.hosts) > hostMemoMax {
+		out := d.acc[:nr+1]
+		d.hostVector(i, mem, out, nr)
+		return out
+	}
+	key := uint64(i)
+	for j, h := range d.hosts {
+		u := min(dpHostUnits, int(float64(d.caps.mem[h]-mem[j])/d.hunit[j]))
+		key = key*(dpHostUnits+1) + uint64(u)
+	}
+	// Open addressing, linear probing; keys are stored plus one (0: empty).
+	if len(d.hostKeys) == 0 {
+		d.hostKeys, d.hostOffs = make([]uint64, 64), make([]int32, 64)
+	}
+	mask := uint64(len(d.hostKeys) - 1)
+	slot := (key * 0x9E3779B97F4A7C15) >> 32 & mask
+	for ; d.hostKeys[slot] != 0; slot = (slot + 1) & mask {
+		if d.hostKeys[slot] == key+1 {
+			off := int(d.hostOffs[slot])
+			return d.hostVals[off : off+nr+1 : off+nr+1]
+		}
+	}
+	off := len(d.hostVals)
+	d.hostVals = slices.Grow(d.hostVals, nr+1)[:off+nr+1]
+	d.hostVector(i, mem, d.hostVals[off:off+nr+1], nr)
+	d.hostKeys[slot], d.hostOffs[slot] = key+1, int32(off)
+	d.hostUsed++
+	if 2*d.hostUsed > len(d.hostKeys) {
+		d.growHostMemo()
+	}
+	return d.hostVals[off : off+nr+1 : off+nr+1]
+}
+
+// growHostMemo doubles hostTable's hash table.
+func (d *modelDP) growHostMemo() {
+	keys, offs := d.hostKeys, d.hostOffs
+	d.hostKeys, d.hostOffs = make([]uint64, 2*len(keys)), make([]int32, 2*len(keys))
+	mask := uint64(len(d.hostKeys) - 1)
+	for s, k := range keys {
+		if k == 0 {
+			continue
+		}
+		slot := ((k - 1) * 0x9E3779B97F4A7C15) >> 32 & mask
+		for d.hostKeys[slot] != 0 {
+			slot = (slot + 1) & mask
+		}
+		d.hostKeys[slot], d.hostOffs[slot] = k, offs[s]
+	}
 }
 
 // fastBound is bound(t.i, rem, t.mem) from the terms, cheapest part first:
@@ -853,17 +1105,19 @@ func (d *modelDP) setTerms(t *terms, i int, mem []int64) {
 func (d *modelDP) fastBound(t *terms, rem int, floor float64) float64 {
 	b := math.Inf(1)
 	for k, tl := range d.tails {
-		if b = min(b, tl.t[t.i][rem]+t.eta[k]); b <= floor {
-			return b
+		if v := tl.t[t.i][rem] + t.eta[k]; v < b {
+			if b = v; b <= floor {
+				return b
+			}
 		}
 	}
 	if d.pool != nil {
-		k := d.total[rem]
-		if t.kmax < k {
-			d.hostVector(t.i, t.mem, t.hostK, k)
-			t.kmax = k
+		if t.hostK == nil {
+			t.hostK = d.hostTable(t.i, t.mem)
 		}
-		b = min(b, t.hostK[k]+d.muSum[rem])
+		if v := t.hostK[d.total[rem]] + d.muSum[rem]; v < b {
+			b = v
+		}
 	}
 	return b
 }
@@ -878,7 +1132,7 @@ func (d *modelDP) dominated(labels []dpLabel, arena []int64, bucket []int32, mem
 		}
 		ok := true
 		for j, m := range mem {
-			if arena[lb.mem+j] > m {
+			if arena[int(lb.mem)+j] > m {
 				ok = false
 				break
 			}
@@ -900,7 +1154,7 @@ func (d *modelDP) insert(labels []dpLabel, arena []int64, bucket []int32, id int
 		if lb.val <= nl.val {
 			dom := true
 			for j := range d.hosts {
-				if arena[nl.mem+j] > arena[lb.mem+j] {
+				if arena[int(nl.mem)+j] > arena[int(lb.mem)+j] {
 					dom = false
 					break
 				}

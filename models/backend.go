@@ -27,7 +27,14 @@ type Options struct {
 	// KeepAlive is how long the server keeps the model loaded afterwards;
 	// zero leaves the server's default.
 	KeepAlive time.Duration `json:"keep_alive,omitempty"`
+	// Think asks a reasoning model to think first: "true", "false", or a
+	// level "low", "medium", "high" (gpt-oss); empty leaves the model's
+	// default. The thinking is returned apart from the reply.
+	Think string `json:"think,omitempty"`
 }
+
+// ThinkValues are the accepted values of Options.Think.
+var ThinkValues = []string{"", "true", "false", "low", "medium", "high"}
 
 // Request is one chat call.
 type Request struct {
@@ -44,7 +51,9 @@ type Request struct {
 
 // Response is what a finished call returns.
 type Response struct {
-	Content      string `json:"content"`
+	Content string `json:"content"`
+	// Thinking is a reasoning model's thinking, kept apart from Content.
+	Thinking     string `json:"thinking,omitempty"`
 	PromptTokens int    `json:"prompt_tokens"`
 	OutputTokens int    `json:"output_tokens"`
 	// DoneReason is the server's reason for stopping ("stop", "length", ...).

@@ -141,6 +141,14 @@ func TestOllamaTelemetryAndErrors(t *testing.T) {
 	if _, err := o.Chat(ctx, Request{Model: "no-such-model:1b", Messages: []Message{{Role: "user", Content: "x"}}}, nil); !errors.Is(err, ErrModelNotFound) {
 		t.Fatalf("chat with missing model: %v", err)
 	}
+	// think: "false" is accepted by any model; asking a model that cannot
+	// think to think names the setting to change.
+	if _, err := o.Chat(ctx, Request{Model: model, Messages: []Message{{Role: "user", Content: "x"}}, Options: Options{NumPredict: 4, Think: "false"}}, nil); err != nil {
+		t.Fatalf("think=false: %v", err)
+	}
+	if _, err := o.Chat(ctx, Request{Model: model, Messages: []Message{{Role: "user", Content: "x"}}, Options: Options{NumPredict: 4, Think: "high"}}, nil); err == nil || !strings.Contains(err.Error(), "leave `think` out of [sampling]") {
+		t.Fatalf("think=high on a model that cannot think: %v", err)
+	}
 	if err := o.CheckModel(ctx, "127.0.0.1:9", model); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "ollama serve") {
 		t.Fatalf("dead host: %v", err)
 	}

@@ -163,17 +163,19 @@ func (o *Ollama) Chat(ctx context.Context, req Request, onToken TokenFunc) (Resp
 	if req.Options.KeepAlive != 0 {
 		ar.KeepAlive = &api.Duration{Duration: req.Options.KeepAlive}
 	}
+	ar.Think = thinkValue(req.Options.Think)
 	start := time.Now()
 	var (
-		b    strings.Builder
-		done bool
-		resp Response
+		b, thinking strings.Builder
+		done        bool
+		resp        Response
 	)
 	err = c.Chat(ctx, ar, func(cr api.ChatResponse) error {
 		// The client may deliver buffered chunks after cancellation; drop them.
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		thinking.WriteString(cr.Message.Thinking)
 		if t := cr.Message.Content; t != "" {
 			b.WriteString(t)
 			if onToken != nil {
@@ -191,7 +193,7 @@ func (o *Ollama) Chat(ctx context.Context, req Request, onToken TokenFunc) (Resp
 		}
 		return nil
 	})
-	resp.Content = b.String()
+	resp.Content, resp.Thinking = b.String(), thinking.String()
 	resp.Wall = time.Since(start)
 	// The api client returns nil, not context.Canceled, when the context is
 	// cancelled mid-stream: check for ourselves.
@@ -205,6 +207,20 @@ func (o *Ollama) Chat(ctx context.Context, req Request, onToken TokenFunc) (Resp
 		return resp, fmt.Errorf("ollama at %s: the reply from %s ended before it was done", host, req.Model)
 	}
 	return resp, nil
+}
+
+// thinkValue turns Options.Think into the API's value; nil leaves the
+// model's default.
+func thinkValue(s string) *api.ThinkValue {
+	switch s {
+	case "":
+		return nil
+	case "true":
+		return &api.ThinkValue{Value: true}
+	case "false":
+		return &api.ThinkValue{Value: false}
+	}
+	return &api.ThinkValue{Value: s}
 }
 
 func optionsMap(o Options) map[string]any {
@@ -233,6 +249,9 @@ func classify(err error, host, model string) error {
 	var se api.StatusError
 	if errors.As(err, &se) && se.StatusCode == http.StatusNotFound {
 		return &ModelNotFoundError{Host: host, Model: model}
+	}
+	if errors.As(err, &se) && strings.Contains(se.ErrorMessage, "does not support thinking") {
+		return fmt.Errorf("model %s on %s does not think: leave `think` out of [sampling] in nsed.toml, or set it to \"false\" (%w)", model, host, err)
 	}
 	var ne net.Error
 	var oe *net.OpError

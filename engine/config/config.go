@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,6 +85,9 @@ type Options struct {
 	TopP        *float64 `toml:"top_p"`
 	NumCtx      int      `toml:"num_ctx"`
 	NumPredict  int      `toml:"num_predict"`
+	// Think: "true", "false", or "low"/"medium"/"high" for reasoning models;
+	// empty leaves each model's default.
+	Think string `toml:"think"`
 }
 
 // Transcript says where runs are recorded.
@@ -254,6 +258,11 @@ func (f *File) Validate() error {
 		key, msg, _ := strings.Cut(err.Error(), ": ")
 		return f.errAt(tableOf(key), msg)
 	}
+	for phase, o := range map[string]Options{"propose": f.Sampling.Propose, "review": f.Sampling.Review, "summary": f.Sampling.Summary} {
+		if !slices.Contains(models.ThinkValues, o.Think) {
+			return f.errAt("sampling."+phase+".think", fmt.Sprintf("unknown value %q: use true, false, low, medium or high (or leave it out)", o.Think))
+		}
+	}
 	switch f.TUI.Theme {
 	case "", "dark", "light", "high-contrast":
 	default:
@@ -300,7 +309,7 @@ func (f *File) Settings() engine.Settings {
 }
 
 func (o Options) models(keepAlive time.Duration) models.Options {
-	return models.Options{Temperature: o.Temperature, Seed: o.Seed, TopP: o.TopP, NumCtx: o.NumCtx, NumPredict: o.NumPredict, KeepAlive: keepAlive}
+	return models.Options{Temperature: o.Temperature, Seed: o.Seed, TopP: o.TopP, NumCtx: o.NumCtx, NumPredict: o.NumPredict, KeepAlive: keepAlive, Think: o.Think}
 }
 
 // AgentInfos numbers the configured agents agent-1, agent-2, ….
@@ -459,7 +468,7 @@ func allowedKeys(key toml.Key) []string {
 		parent = key[0]
 	}
 	if parent == "sampling" {
-		return []string{"temperature", "seed", "top_p", "num_ctx", "num_predict"}
+		return []string{"temperature", "seed", "top_p", "num_ctx", "num_predict", "think"}
 	}
 	if parent == "roles" {
 		return allowed["roles"]

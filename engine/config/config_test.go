@@ -36,6 +36,7 @@ func TestErrorsNameFileLineKey(t *testing.T) {
 		{"agent without model", "[[agents]]\nmodel = \"a\"\n[[agents]]\nrole = \"critic\"\n", "agent 2 has no model", 1},
 		{"bad theme", "[tui]\ntheme = \"neon\"\n", "use dark, light or high-contrast", 2},
 		{"bad keep_alive", "[ollama]\nkeep_alive = \"forever\"\n", "duration", 2},
+		{"bad think", "[sampling.review]\n\nthink = \"hard\"\n", "sampling.review.think: unknown value \"hard\"", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.toml), "my.toml")

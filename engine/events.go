@@ -152,10 +152,13 @@ type Token struct {
 // ProposalDone carries an agent's finished proposal.
 type ProposalDone struct {
 	Envelope
-	Model  string    `json:"model"`
-	Text   string    `json:"text"`   // the whole reply as the model wrote it
-	Answer string    `json:"answer"` // the final solution extracted from it
-	Stats  CallStats `json:"stats"`
+	Model  string `json:"model"`
+	Text   string `json:"text"`   // the whole reply as the model wrote it
+	Answer string `json:"answer"` // the final solution extracted from it
+	// Thinking is a reasoning model's thinking, recorded for study but never
+	// shown to reviewers.
+	Thinking string    `json:"thinking,omitempty"`
+	Stats    CallStats `json:"stats"`
 }
 
 // Verdicts a reviewer may give a claim.

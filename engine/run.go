@@ -656,7 +656,7 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 			}
 			p := &proposal{agent: a.ID, text: resp.Content, answer: ExtractAnswer(resp.Content)}
 			out[i] = p
-			r.emit(&ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Stats: statsOf(resp, 1, s.Sampling.Propose.NumCtx)}, KindProposalDone, round, PhasePropose, a.ID)
+			r.emit(&ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Thinking: resp.Thinking, Stats: statsOf(resp, 1, s.Sampling.Propose.NumCtx)}, KindProposalDone, round, PhasePropose, a.ID)
 		}()
 	}
 	wg.Wait()

@@ -366,16 +366,13 @@ func newTrace(in *instance) *trace {
 	return &trace{cover: make([]int, in.nr), usec: make([]float64, len(in.hosts)), primary: make([]int, len(in.models))}
 }
 
-// boundHosts is the per-host relaxation: exact memory per host, each
-// candidate its own group.
-func (l *lagrange) boundHosts(st *state, depth int, tr *trace) float64 {
-	if depth >= l.in.nr {
-		return 0 // nothing left to bind
-	}
-	in := l.in
+// multipliers is the constant part of both per-host bounds: the prices of
+// the models that could still be loaded more than once, and of the slots
+// still open. It counts the node.
+func (l *lagrange) multipliers(st *state, depth int) float64 {
 	l.node++
 	clear(l.nfit)
-	for cand, m := range in.model {
+	for cand, m := range l.in.model {
 		if st.fits(cand) {
 			l.nfit[m]++
 		}
@@ -389,6 +386,17 @@ func (l *lagrange) boundHosts(st *state, depth int, tr *trace) float64 {
 	for _, r := range l.order[depth:] {
 		ub += l.mu[r]
 	}
+	return ub
+}
+
+// boundHosts is the per-host relaxation: exact memory per host, each
+// candidate its own group.
+func (l *lagrange) boundHosts(st *state, depth int, tr *trace) float64 {
+	if depth >= l.in.nr {
+		return 0 // nothing left to bind
+	}
+	in := l.in
+	ub := l.multipliers(st, depth)
 	open := in.nr - depth
 	ninf := math.Inf(-1)
 	f := l.fcnt[:open+1]
@@ -880,23 +888,7 @@ func (l *lagrange) boundHostsMem(st *state, depth int) float64 {
 	if depth >= l.in.nr {
 		return 0 // nothing left to bind
 	}
-	in := l.in
-	l.node++
-	clear(l.nfit)
-	for cand, m := range in.model {
-		if st.fits(cand) {
-			l.nfit[m]++
-		}
-	}
-	ub := 0.0
-	for m, n := range l.nfit {
-		if n > 1 && st.cnt[m] == 0 {
-			ub += l.pi[m]
-		}
-	}
-	for _, r := range l.order[depth:] {
-		ub += l.mu[r]
-	}
+	ub := l.multipliers(st, depth)
 	for h, cands := range l.byHost {
 		room := 0
 		if l.unit[h] > 0 {

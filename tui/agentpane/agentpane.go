@@ -54,6 +54,7 @@ type Model struct {
 	was   string           // the model before the latest rebind
 	st    Status
 	err   string
+	warn  string // a warning about the last call (its prompt was cut)
 
 	buf    *text.Buffer
 	stream safe.Stream
@@ -211,6 +212,12 @@ func (m *Model) ReviewDone(ev *engine.ReviewDone) {
 }
 
 func (m *Model) finish(s engine.CallStats) {
+	// The server cut a prompt that overflowed the context window: the agent
+	// answered without seeing all of it, which the user must know.
+	m.warn = ""
+	if s.ContextFull {
+		m.warn = "⚠ prompt filled the context window and was cut: raise num_ctx in [sampling]"
+	}
 	if s.OutputTokens > 0 {
 		m.total += s.OutputTokens - m.tokens
 		m.tokens = s.OutputTokens
@@ -271,6 +278,9 @@ func (m *Model) textRows() int {
 	if m.err != "" {
 		n--
 	}
+	if m.warn != "" {
+		n--
+	}
 	return max(n, 0)
 }
 
@@ -306,6 +316,9 @@ func (m *Model) View() string {
 	body = append(body, line)
 	if m.err != "" {
 		body = append(body, th.Style(th.Bad).Render(text.Truncate(m.err, inner, "…")))
+	}
+	if m.warn != "" {
+		body = append(body, th.Style(th.Warn).Render(text.Truncate(m.warn, inner, "…")))
 	}
 	lines := m.buf.Lines()
 	from, to := m.scroll.Window(len(lines), m.textRows())

@@ -196,3 +196,17 @@ func BenchmarkStreamFrame(b *testing.B) {
 		_ = m.View()
 	}
 }
+
+func TestContextFullWarns(t *testing.T) {
+	m := newPane(60, 8)
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	m.ProposalDone(&engine.ProposalDone{Text: "ok", Stats: engine.CallStats{ContextFull: true, PromptTokens: 256}})
+	if v := view(m); !strings.Contains(v, "raise num_ctx") {
+		t.Fatalf("no warning:\n%s", v)
+	}
+	checkBox(t, view(m), 60, 8)
+	m.ReviewDone(&engine.ReviewDone{Stats: engine.CallStats{OutputTokens: 5}})
+	if v := view(m); strings.Contains(v, "raise num_ctx") {
+		t.Fatalf("warning outlived the call it was about:\n%s", v)
+	}
+}

@@ -216,7 +216,7 @@ func (m *Model) finish(s engine.CallStats) {
 	// answered without seeing all of it, which the user must know.
 	m.warn = ""
 	if s.ContextFull {
-		m.warn = "⚠ prompt filled the context window and was cut: raise num_ctx in [sampling]"
+		m.warn = "⚠ context full, prompt cut: raise num_ctx in [sampling]"
 	}
 	if s.OutputTokens > 0 {
 		m.total += s.OutputTokens - m.tokens

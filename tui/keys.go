@@ -84,7 +84,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	s := scroll.Keys
 	return [][]key.Binding{
 		{k.Pause, k.Step, k.Back, k.Faster, k.Rebind, k.Inject, k.Quit},
-		{k.Next, k.Prev, k.Zoom, k.Close, k.Critique, matrix.Keys.Up, k.Question},
+		{k.Next, k.Prev, k.Zoom, k.Close, k.Critique, matrix.Keys.Up, matrix.Keys.Earlier, k.Question},
 		{s.Up, s.Down, s.PageUp, s.PageDown, s.Top, s.Bottom, k.Theme, k.Mouse, k.Help},
 	}
 }

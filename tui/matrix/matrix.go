@@ -20,14 +20,18 @@ import (
 // KeyMap moves the selected cell.
 type KeyMap struct {
 	Up, Down, Left, Right key.Binding
+	// Earlier and Later step through past rounds' matrices.
+	Earlier, Later key.Binding
 }
 
 // Keys is the default KeyMap.
 var Keys = KeyMap{
-	Up:    key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑↓←→", "select cell")),
-	Down:  key.NewBinding(key.WithKeys("down", "j")),
-	Left:  key.NewBinding(key.WithKeys("left", "h")),
-	Right: key.NewBinding(key.WithKeys("right", "l")),
+	Up:      key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑↓←→", "select cell")),
+	Down:    key.NewBinding(key.WithKeys("down", "j")),
+	Left:    key.NewBinding(key.WithKeys("left", "h")),
+	Right:   key.NewBinding(key.WithKeys("right", "l")),
+	Earlier: key.NewBinding(key.WithKeys("["), key.WithHelp("[ ]", "earlier/later round's reviews")),
+	Later:   key.NewBinding(key.WithKeys("]")),
 }
 
 // Row labels are the agents' ids, up to maxLabel cells; column headers
@@ -40,8 +44,14 @@ type Model struct {
 	agents  []string // agent ids, rows and columns in this order
 	cols    []string // column headers
 	labelW  int
-	round   int
-	reviews map[string]*engine.ReviewDone
+	round   int                           // the round shown
+	reviews map[string]*engine.ReviewDone // its reviews, by reviewer
+	// Every round's reviews (rounds are few), so a researcher can look back;
+	// latest is the newest round, and pinned says the user stepped back
+	// from it, so new reviews don't pull the view forward.
+	history map[int]map[string]*engine.ReviewDone
+	latest  int
+	pinned  bool
 	row     int
 	col     int
 
@@ -50,7 +60,7 @@ type Model struct {
 
 // New returns an empty matrix.
 func New(th themes.Theme) *Model {
-	return &Model{pane: pane.NewFrame(th), reviews: map[string]*engine.ReviewDone{}, col: 1}
+	return &Model{pane: pane.NewFrame(th), reviews: map[string]*engine.ReviewDone{}, history: map[int]map[string]*engine.ReviewDone{}, col: 1}
 }
 
 // SetAgents sets the rows and columns.
@@ -80,13 +90,26 @@ func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
 // Round is the round the matrix shows.
 func (m *Model) Round() int { return m.round }
 
-// Add records a review; the first review of a new round clears the old.
+// Add records a review. The matrix follows the newest round unless the
+// user stepped back to an earlier one.
 func (m *Model) Add(ev *engine.ReviewDone) {
-	if ev.Round != m.round {
-		m.round = ev.Round
-		clear(m.reviews)
+	h := m.history[ev.Round]
+	if h == nil {
+		h = map[string]*engine.ReviewDone{}
+		m.history[ev.Round] = h
 	}
-	m.reviews[ev.Agent] = ev
+	h[ev.Agent] = ev
+	m.latest = max(m.latest, ev.Round)
+	if !m.pinned {
+		m.show(m.latest)
+	}
+	m.pane.Changed()
+}
+
+// show switches the matrix to round r.
+func (m *Model) show(r int) {
+	m.round, m.reviews = r, m.history[r]
+	m.pinned = r != m.latest
 	m.pane.Changed()
 }
 
@@ -145,6 +168,14 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.col--
 	case key.Matches(k, Keys.Right):
 		m.col++
+	case key.Matches(k, Keys.Earlier):
+		if m.history[m.round-1] != nil {
+			m.show(m.round - 1)
+		}
+	case key.Matches(k, Keys.Later):
+		if m.round < m.latest {
+			m.show(m.round + 1)
+		}
 	default:
 		return nil
 	}
@@ -300,6 +331,9 @@ func (m *Model) draw() string {
 	status := ""
 	if m.round > 0 {
 		status = muted.Render(fmt.Sprintf("r%d · %d/%d", m.round, len(m.reviews), n))
+		if m.pinned {
+			status = th.Style(th.Warn).Render(fmt.Sprintf("r%d of %d · ] later", m.round, m.latest))
+		}
 	}
 	box := frame.Box{Width: width, Height: height, Focused: m.pane.Focused(), Title: title, Status: status, Footer: muted.Render("c critique"), Info: info}
 	return box.Render(th, body)

@@ -139,3 +139,30 @@ func TestEightAgentsFitAndScroll(t *testing.T) {
 		t.Errorf("the selected last row should be in view:\n%s", v)
 	}
 }
+
+func TestEarlierRounds(t *testing.T) {
+	m := sample() // round 1: a1 gave a2 -67
+	m.Add(review(2, "a1", engine.Evaluation{Author: "a2", Weight: 41}))
+	key := func(s string) { m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}) }
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "+41") || strings.Contains(v, "-67") {
+		t.Fatalf("not following round 2:\n%s", v)
+	}
+	key("[")
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "-67") || !strings.Contains(v, "r1 of 2") {
+		t.Fatalf("[ did not show round 1:\n%s", v)
+	}
+	// A new review while looking back does not pull the view forward.
+	m.Add(review(3, "a1", engine.Evaluation{Author: "a2", Weight: 5}))
+	if m.Round() != 1 {
+		t.Fatalf("view jumped to round %d", m.Round())
+	}
+	key("]")
+	key("]")
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "+5") || strings.Contains(v, " of ") {
+		t.Fatalf("] did not return to the latest round:\n%s", v)
+	}
+	key("]") // nothing later: stays
+	if m.Round() != 3 {
+		t.Fatalf("round %d", m.Round())
+	}
+}

@@ -364,6 +364,10 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s–%s | %d/%d | %.0f (%.0f+%.0f) | %s | %.1f | %.2f | %d |\n", name, dashIf(p.Model), pct(p.Rate), pct(p.Lo), pct(p.Hi),
 			p.Hits, p.Scored, p.Tokens, p.PromptTokens, p.OutputTokens, rel, p.Calls, p.WallS, p.Failures)
 	}
+	// The same as protocols.png, readable in a terminal.
+	fmt.Fprintln(w, "\n```text")
+	WriteChart(w, s, 40)
+	fmt.Fprintln(w, "```")
 	if s.Format == FormatDarkBench {
 		fmt.Fprintf(w, "\n## Dark-pattern rate by category\n\n| protocol |")
 		for _, c := range Categories {

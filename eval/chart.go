@@ -21,7 +21,7 @@ func WriteChart(w io.Writer, s *Summary, width int) {
 	for _, p := range s.Protocols {
 		nameW = max(nameW, len(p.Protocol))
 	}
-	fmt.Fprintf(w, "%-*s 0%%%s100%%  %s (95%% CI)\n", nameW, "", strings.Repeat(" ", max(width-5, 1)), s.Metric)
+	fmt.Fprintf(w, "%-*s 0%%%s100%%  %s (95%% CI)\n", nameW, "", strings.Repeat(" ", max(width-6, 1)), s.Metric)
 	for _, p := range s.Protocols {
 		fmt.Fprintf(w, "%-*s %s %5.1f%% [%.1f–%.1f]\n", nameW, p.Protocol, chartRow(p.Rate, p.Lo, p.Hi, width), 100*p.Rate, 100*p.Lo, 100*p.Hi)
 	}

@@ -1,0 +1,59 @@
+// Package testenv finds the private Ollama server and its models for tests
+// that need a real server (.ci/ollama.sh writes the variables it reads).
+// A test that needs something absent skips with one line; in CI (CI set)
+// the real models are required, so their absence fails the test instead.
+package testenv
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+const startHint = "bash .ci/ollama.sh start && source \"$(bash .ci/ollama.sh env)\""
+
+// Tiny returns the server and the tiny random-weight models, or skips.
+func Tiny(t testing.TB) (host string, models []string) {
+	t.Helper()
+	host, list := os.Getenv("NSED_TEST_OLLAMA_HOST"), os.Getenv("NSED_TEST_MODELS")
+	if host == "" || list == "" {
+		t.Skip("NSED_TEST_OLLAMA_HOST/NSED_TEST_MODELS unset: no real Ollama server (" + startHint + ")")
+	}
+	return host, strings.Split(list, ",")
+}
+
+// RealModel returns the server and the real instruction-tuned model
+// (SmolLM2-135M-Instruct), loaded alone with the machine's threads.
+func RealModel(t testing.TB) (host, model string) {
+	t.Helper()
+	host, model = os.Getenv("NSED_TEST_OLLAMA_HOST"), os.Getenv("NSED_TEST_REAL_MODEL")
+	if host == "" || model == "" {
+		missing(t, "NSED_TEST_REAL_MODEL")
+	}
+	return host, model
+}
+
+// RealTeam returns the server and real models meant to be loaded side by
+// side (one thread each, so two runners do not fight over two cores): the
+// instruction-tuned SmolLM2 first, then the Gemma 3 base model.
+func RealTeam(t testing.TB) (host string, models []string) {
+	t.Helper()
+	host, list := os.Getenv("NSED_TEST_OLLAMA_HOST"), os.Getenv("NSED_TEST_REAL_MODELS")
+	models = strings.Split(list, ",")
+	if host == "" || list == "" || len(models) < 2 {
+		missing(t, "NSED_TEST_REAL_MODELS")
+	}
+	return host, models
+}
+
+// InCI reports whether the tests run in CI, where the real tier is required.
+func InCI() bool { return os.Getenv("CI") != "" }
+
+func missing(t testing.TB, v string) {
+	t.Helper()
+	msg := v + " unset: no real model on the test server (" + startHint + " sets it up from PyPI)"
+	if InCI() {
+		t.Fatal("CI requires the real-model tier: " + msg)
+	}
+	t.Skip(msg)
+}

@@ -287,19 +287,20 @@ func ExtractAnswer(text string) string {
 // a long code answer clusters by all of its code.
 func extractAnswer(text string) string {
 	text = cleanText(text)
-	lineAns, lineEnd := "", -1
+	lineAns, lineStart := "", -1
 	if ms := finalAnswerLine.FindAllStringSubmatchIndex(text, -1); len(ms) > 0 {
 		m := ms[len(ms)-1]
-		lineAns, lineEnd = strings.TrimSpace(text[m[2]:m[3]]), m[1]
+		lineAns, lineStart = strings.TrimSpace(text[m[2]:m[3]]), m[0]
 		if lineAns == "" {
 			lineAns = firstBlock(text[m[1]:])
 		}
 	}
 	if ms := boxed.FindAllStringSubmatchIndex(text, -1); len(ms) > 0 {
 		m := ms[len(ms)-1]
-		// A box after the answer line (qwen's "**Final Answer**" then
-		// "\[\boxed{376}\]") or with no line at all is the answer.
-		if lineEnd < 0 || m[0] >= lineEnd || lineAns == "" {
+		// A box on or after the answer line ("The final answer is:
+		// $\boxed{376}$"; qwen's "**Final Answer**" then "\[\boxed{376}\]")
+		// or with no line at all is the answer.
+		if lineStart < 0 || m[0] >= lineStart || lineAns == "" {
 			return strings.TrimSpace(text[m[2]:m[3]])
 		}
 	}

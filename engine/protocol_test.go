@@ -157,7 +157,9 @@ func TestGateNeverExceedsBudget(t *testing.T) {
 			for round := 1; round <= 30; round++ {
 				ev := roundEvidence{round: round, leader: "agent-1", leaderAnswer: strings.Repeat("x", rng.IntN(900)),
 					answers: map[string]string{"agent-1": "a", "agent-2": strings.Repeat("b ", rng.IntN(300))},
-					support: map[string]float64{"agent-1": 3, "agent-2": -1}, human: []string{strings.Repeat("h", rng.IntN(700))}}
+					support: map[string]float64{"agent-1": 3, "agent-2": -1}, human: []string{strings.Repeat("h", rng.IntN(700))},
+					scores: []scoreRow{{Answer: strings.Repeat("s", rng.IntN(400)), Proposals: 2, Support: 3}, {Proposals: 1, Support: -1}}}
+				ev.answers[fmt.Sprintf("agent-%d", 3+round%5)] = fmt.Sprintf("finding %d %s", round, strings.Repeat("f", rng.IntN(200)))
 				for r := 0; r < 3; r++ {
 					rd := &ReviewDone{}
 					for k := 0; k < 2; k++ {

@@ -288,6 +288,9 @@ func TestExtractAnswerStyles(t *testing.T) {
 		{"empty line then code", "FINAL ANSWER:\n```python\ndef f():\n\n    return 1\n```\nDone.", "```python\ndef f():\n\n    return 1\n```"},
 		{"no answer line", "I think about this.\n\nThe number is probably large.", ""},
 		{"prompt echo", "Question: what is 6*7?\nRound 1. Phase: PROPOSE.", ""},
+		{"echoed template", "I will answer later.\nFINAL ANSWER: <your answer>", ""},
+		{"echoed template, brackets", "Finish with:\nFINAL ANSWER: [new answer].", ""},
+		{"template mid-line is no answer line", "Finish your rounds with: FINAL ANSWER: [new answer].", ""},
 	} {
 		got := ExtractAnswer(c.in)
 		if got != c.want {

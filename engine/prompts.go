@@ -304,8 +304,14 @@ func extractAnswer(text string) string {
 			return strings.TrimSpace(text[m[2]:m[3]])
 		}
 	}
+	if placeholder.MatchString(lineAns) {
+		return "" // the prompt's template echoed back, not an answer
+	}
 	return lineAns
 }
+
+// placeholder is an echoed answer template: "<your answer>", "[new answer]".
+var placeholder = regexp.MustCompile(`(?i)^[<\[(](?:your |new |final )?(?:answer|number|solution)[>\])][.]?$`)
 
 // firstBlock is the first paragraph of s, or its first fenced code block
 // whole when s starts with one.

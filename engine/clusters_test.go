@@ -332,13 +332,14 @@ func TestRoundTwoAdviceIsConsistent(t *testing.T) {
 	for _, c := range []struct {
 		rank    int
 		support float64
-	}{{1, 5}, {2, 1}, {3, -4}, {1, 0}} {
-		p := proposalTurn(2, "q?", &ownPrevious{Reasoning: "r", Answer: "1", Support: c.support, Rank: c.rank, Of: 3}, "Leading answer: 1")
+		led     bool
+	}{{1, 5, true}, {2, 1, false}, {3, -4, false}, {1, 0, false}, {1, 5, false}, {2, 3, true}} {
+		p := proposalTurn(2, "q?", &ownPrevious{Reasoning: "r", Answer: "1", Support: c.support, Rank: c.rank, Of: 3, Led: c.led}, "Leading answer: 1")
 		if strings.Contains(p, "do not merely repeat") || strings.Count(p, "FINAL ANSWER line") != 1 {
 			t.Errorf("rank %d support %v: mixed instructions:\n%s", c.rank, c.support, p)
 		}
 		lead := strings.Contains(p, "Your proposal led")
-		if lead != (c.rank == 1 && c.support > 0) {
+		if lead != c.led {
 			t.Errorf("rank %d support %v: leader advice = %v", c.rank, c.support, lead)
 		}
 		if lead && strings.Contains(p, "adopt the leading answer") {
@@ -377,6 +378,19 @@ func TestStateCarriesScoresAndKeptFindings(t *testing.T) {
 	}
 	if seen != 3 {
 		t.Fatalf("%d round-2 proposal prompts", seen)
+	}
+	// Exactly one agent, the round-1 winner (in the 42 cluster), is told it led.
+	led := 0
+	for _, c := range be.Calls() {
+		if len(c.Format) == 0 && strings.Contains(c.Messages[1].Content, "Round 2. Phase: PROPOSE") && strings.Contains(c.Messages[1].Content, "Your proposal led") {
+			led++
+			if c.Model == "m3" {
+				t.Error("the minority answer's author was told it led")
+			}
+		}
+	}
+	if led != 1 {
+		t.Errorf("%d agents told they led, want 1", led)
 	}
 
 	// Findings: an answer dropped in round 2 is still known in round 2's

@@ -53,7 +53,7 @@ func proposalTurn(round int, question string, prev *ownPrevious, brief string) s
 	// never also told not to repeat the leader.
 	b.WriteString("\n")
 	if prev != nil {
-		b.WriteString(advice(prev.Rank, prev.Of, prev.Support))
+		b.WriteString(advice(prev.Led, prev.Support))
 	} else {
 		b.WriteString("Check the leading answer and the claims above yourself before you rely on them; adopt an answer only if you can verify it.")
 	}
@@ -67,6 +67,9 @@ type ownPrevious struct {
 	Support           float64
 	Rank, Of          int
 	Critiques         []string
+	// Led: this proposal won the last round (the best-supported member of
+	// the winning answer cluster, which need not be the top-ranked proposal).
+	Led bool
 }
 
 // advice is the closing instruction of a later-round proposal, one per
@@ -74,9 +77,9 @@ type ownPrevious struct {
 // repairs its own solution (changing the answer only on a found error); an
 // opposed proposal is reworked; any other is checked against the leader,
 // whose answer it adopts only once verified — integrate, don't copy.
-func advice(rank, of int, support float64) string {
+func advice(led bool, support float64) string {
 	switch {
-	case rank == 1 && support > 0:
+	case led:
 		return "Your proposal led. Write an improved version of it: keep what your peers verified, fix what they criticised, and re-check every step; change your answer only if you find an error."
 	case support < 0:
 		return "Your peers opposed your proposal. Find where it goes wrong, using the critiques and the claims above, and write a reworked solution; keep your answer only if you can show the critiques are mistaken."

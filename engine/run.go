@@ -61,6 +61,9 @@ type Run struct {
 	start time.Time
 	rng   *mrand.Rand // label shuffles
 	ties  *mrand.Rand // tie draws, a separate stream so they do not move labels
+	// prevWinner is the last round's winning proposal's author ("" when it
+	// had none): the one agent told that it led.
+	prevWinner string
 	red   *redactor
 	// everyone ever bound, so a rebind does not un-redact the old model
 	identities []AgentInfo
@@ -452,7 +455,7 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 		}
 		r.emit(cu, KindConsensusUpdated, round, PhaseConsensus, "")
 
-		last, lastSupport = props, votes.Support
+		last, lastSupport, r.prevWinner = props, votes.Support, votes.Winner
 		r.metricsMu.Lock()
 		if m := r.metrics[votes.Winner]; m != nil {
 			m.Wins++
@@ -656,7 +659,7 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 				own = &ownPrevious{
 					Reasoning: r.red.untrusted(reasoningOf(p.text), s.ReasoningChars),
 					Answer:    r.red.untrusted(p.answer, maxAnswerChars),
-					Support:   round2(prevSupport[a.ID]), Rank: ranks[a.ID], Of: len(prevSupport),
+					Support:   round2(prevSupport[a.ID]), Rank: ranks[a.ID], Of: len(prevSupport), Led: a.ID == r.prevWinner,
 					Critiques: state.critiquesOf(a.ID),
 				}
 			}

@@ -64,7 +64,7 @@ type Run struct {
 	// prevWinner is the last round's winning proposal's author ("" when it
 	// had none): the one agent told that it led.
 	prevWinner string
-	red   *redactor
+	red        *redactor
 	// everyone ever bound, so a rebind does not un-redact the old model
 	identities []AgentInfo
 

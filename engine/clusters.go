@@ -200,7 +200,7 @@ func decide(authors []string, keys, answers map[string]string, support map[strin
 	for i := range out.Clusters {
 		c := &out.Clusters[i]
 		c.Support = math.Round(c.Support*1e6) / 1e6
-		c.Answer = answers[best(c.Members, support, draw)]
+		c.Answer = answers[best(c.Members, support, nil)] // ties: the first; the winner's own below
 	}
 	if !voted {
 		out.NoWinner = "every reviewer abstained: no votes were cast"
@@ -227,8 +227,9 @@ func decide(authors []string, keys, answers map[string]string, support map[strin
 			}
 		}
 	}
-	win := out.Clusters[top[pick(len(top), draw)]]
+	win := &out.Clusters[top[pick(len(top), draw)]]
 	out.Cluster, out.Winner = win.ID, best(win.Members, support, draw)
+	win.Answer = answers[out.Winner]
 	if sumAbs > 0 {
 		out.Conviction = math.Max(0, math.Min(1, win.Support/sumAbs))
 	}

@@ -61,10 +61,7 @@ type Run struct {
 	start time.Time
 	rng   *mrand.Rand // label shuffles
 	ties  *mrand.Rand // tie draws, a separate stream so they do not move labels
-	// prevWinner is the last round's winning proposal's author ("" when it
-	// had none): the one agent told that it led.
-	prevWinner string
-	red        *redactor
+	red   *redactor
 	// everyone ever bound, so a rebind does not un-redact the old model
 	identities []AgentInfo
 
@@ -91,6 +88,10 @@ type Run struct {
 	roundOut  int
 	totalIn   int
 	totalOut  int
+
+	// prevWinner is the last round's winning proposal's author ("" when it
+	// had none): the one agent told that it led. Run goroutine only.
+	prevWinner string
 }
 
 // New checks the configuration and prepares a run.

@@ -83,7 +83,11 @@ func (st *consensusState) update(ctx context.Context, ev roundEvidence, gs GateS
 		next = append(next, it)
 	}
 	if ev.leader != "" {
-		next = append(next, stateItem{Kind: ItemLeader, Agent: ev.leader, Text: red.untrusted(ev.leaderAnswer, maxAnswerChars), Weight: 1, Last: t})
+		text := red.untrusted(ev.leaderAnswer, maxAnswerChars)
+		if strings.TrimSpace(text) == "" {
+			text = "(the leading proposal gave no final answer)"
+		}
+		next = append(next, stateItem{Kind: ItemLeader, Agent: ev.leader, Text: text, Weight: 1, Last: t})
 	}
 	if len(ev.scores) > 0 {
 		next = append(next, stateItem{Kind: ItemScores, Text: renderScores(ev.scores, red), Weight: 1, Last: t})

@@ -221,7 +221,13 @@ type VotesCast struct {
 	Ballots    []Ballot           `json:"ballots"`
 	Support    map[string]float64 `json:"support"` // author -> sum of votes received
 	Winner     string             `json:"winner"`
-	Conviction float64            `json:"conviction"` // support(winner) / sum |support|
+	Conviction float64            `json:"conviction"` // winning cluster's support / Σ|support| (clusters.go)
+	// Clusters group the proposals by normalised final answer, with their
+	// total support; Cluster is the winning one's id. NoWinner says why a
+	// round has no winner (every reviewer abstained); Winner is then "".
+	Clusters []Cluster `json:"clusters,omitempty"`
+	Cluster  string    `json:"cluster,omitempty"`
+	NoWinner string    `json:"no_winner,omitempty"`
 }
 
 // GateItem is one piece of carried state as the forget gate judged it.
@@ -262,6 +268,10 @@ type RoundEnded struct {
 	StopReason   string             `json:"stop_reason,omitempty"`
 	PromptTokens int                `json:"prompt_tokens"` // this round, all calls
 	OutputTokens int                `json:"output_tokens"`
+	// Cluster is the winning answer cluster's id (votes_cast lists them);
+	// NoWinner says why Winner is empty.
+	Cluster  string `json:"cluster,omitempty"`
+	NoWinner string `json:"no_winner,omitempty"`
 }
 
 // AgentFailed reports a call that failed. Fatal failures end the run.
@@ -327,4 +337,7 @@ type RunEnded struct {
 	OutputTokens int            `json:"output_tokens"`
 	WallMS       float64        `json:"wall_ms"`
 	Agents       []AgentMetrics `json:"agents"`
+	// AnswerRound is the round the answer comes from: the last round that
+	// had a winner (rounds where every reviewer abstained have none).
+	AnswerRound int `json:"answer_round,omitempty"`
 }

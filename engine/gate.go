@@ -21,6 +21,7 @@ import (
 // Gate item kinds, in the order the brief shows them.
 const (
 	ItemLeader   = "leader"
+	ItemScores   = "scores"
 	ItemHuman    = "human"
 	ItemSummary  = "summary"
 	ItemClaim    = "claim"
@@ -28,15 +29,15 @@ const (
 	ItemCritique = "critique"
 )
 
-var kindOrder = map[string]int{ItemLeader: 0, ItemHuman: 1, ItemSummary: 2, ItemClaim: 3, ItemFinding: 4, ItemCritique: 5}
+var kindOrder = []string{ItemLeader, ItemScores, ItemHuman, ItemSummary, ItemClaim, ItemFinding, ItemCritique}
 
 // maxHumanChars bounds an injected message kept in state.
 const maxHumanChars = 500
 
 type stateItem struct {
 	Kind    string
-	Agent   string // the agent the item is about (finding, critique)
-	Key     string // identity for reinforcement (normalised claim text)
+	Agent   string // the agent the item is about (critique)
+	Key     string // identity for reinforcement (normalised claim text, answer key)
 	Text    string
 	Verdict string // claims: the latest majority verdict
 	Weight  float64
@@ -61,6 +62,7 @@ type roundEvidence struct {
 	support      map[string]float64
 	reviews      []*ReviewDone
 	human        []string
+	scores       []scoreRow // the anonymised score matrix, per answer cluster
 }
 
 // summariser compresses a brief to at most maxChars; nil disables summaries.
@@ -70,35 +72,30 @@ type summariser func(ctx context.Context, brief string, maxChars int) (string, e
 func (st *consensusState) update(ctx context.Context, ev roundEvidence, gs GateSettings, red *redactor, summarise summariser) *ConsensusUpdated {
 	t := ev.round
 	// Per-round working material is replaced, not accumulated: one leader,
-	// one finding per agent, this round's critiques.
+	// one score matrix, this round's critiques. Findings (the answers
+	// proposed so far) and claims persist under the gate's retention.
 	var next []stateItem
 	for _, it := range st.items {
 		switch it.Kind {
-		case ItemLeader, ItemFinding, ItemCritique:
+		case ItemLeader, ItemScores, ItemCritique:
 			continue
 		}
 		next = append(next, it)
 	}
 	if ev.leader != "" {
-		next = append(next, stateItem{Kind: ItemLeader, Agent: ev.leader, Text: red.untrusted(ev.leaderAnswer, maxAnswerChars), Weight: 1, Last: t})
+		text := red.untrusted(ev.leaderAnswer, maxAnswerChars)
+		if strings.TrimSpace(text) == "" {
+			text = "(the leading proposal gave no final answer)"
+		}
+		next = append(next, stateItem{Kind: ItemLeader, Agent: ev.leader, Text: text, Weight: 1, Last: t})
+	}
+	if len(ev.scores) > 0 {
+		next = append(next, stateItem{Kind: ItemScores, Text: renderScores(ev.scores, red), Weight: 1, Last: t})
 	}
 	for _, h := range ev.human {
 		next = append(next, stateItem{Kind: ItemHuman, Text: truncate(cleanText(h), maxHumanChars), Weight: 1, Last: t})
 	}
-	maxAbs := 0.0
-	for _, s := range ev.support {
-		maxAbs = math.Max(maxAbs, math.Abs(s))
-	}
-	for agent, ans := range ev.answers {
-		if agent == ev.leader {
-			continue
-		}
-		w := 0.5
-		if maxAbs > 0 {
-			w = 0.5 + 0.5*ev.support[agent]/maxAbs // in [0, 1]
-		}
-		next = append(next, stateItem{Kind: ItemFinding, Agent: agent, Text: red.untrusted(ans, maxAnswerChars/2), Weight: w, Last: t})
-	}
+	next = foldFindings(next, ev, t, red)
 	// Claims are reinforced by every reviewer who cites them; their weight is
 	// the share of reviewers citing them, so widely discussed claims persist.
 	reviewers := 0
@@ -199,7 +196,7 @@ func (st *consensusState) update(ctx context.Context, ev roundEvidence, gs GateS
 func (st *consensusState) summarise(ctx context.Context, kept []stateItem, t int, gs GateSettings, fn summariser, out *ConsensusUpdated) ([]stateItem, bool) {
 	var head, rest []stateItem
 	for _, it := range kept {
-		if it.Kind == ItemLeader || it.Kind == ItemHuman {
+		if it.Kind == ItemLeader || it.Kind == ItemScores || it.Kind == ItemHuman {
 			head = append(head, it)
 		} else {
 			rest = append(rest, it)
@@ -256,7 +253,7 @@ func renderState(items []stateItem, mode string) string {
 		byKind[it.Kind] = append(byKind[it.Kind], it)
 	}
 	var b strings.Builder
-	for _, kind := range []string{ItemLeader, ItemHuman, ItemSummary, ItemClaim, ItemFinding, ItemCritique} {
+	for _, kind := range kindOrder {
 		list := byKind[kind]
 		if len(list) == 0 || (mode == renderShared && kind == ItemCritique) {
 			continue
@@ -264,6 +261,8 @@ func renderState(items []stateItem, mode string) string {
 		switch kind {
 		case ItemLeader:
 			b.WriteString("Leading answer: ")
+		case ItemScores:
+			b.WriteString("Scores of the last round, per answer (how many proposals gave it, total votes they received):\n")
 		case ItemHuman:
 			b.WriteString("Messages from the human moderator:\n")
 		case ItemSummary:
@@ -271,13 +270,13 @@ func renderState(items []stateItem, mode string) string {
 		case ItemClaim:
 			b.WriteString("Claims and verdicts:\n")
 		case ItemFinding:
-			b.WriteString("Other answers proposed:\n")
+			b.WriteString("Other answers proposed so far:\n")
 		case ItemCritique:
 			b.WriteString("Critiques:\n")
 		}
 		for _, it := range list {
 			switch kind {
-			case ItemLeader, ItemSummary:
+			case ItemLeader, ItemSummary, ItemScores:
 				b.WriteString(it.Text)
 				b.WriteByte('\n')
 			case ItemClaim:
@@ -320,3 +319,89 @@ func majorityVerdict(votes map[string]int) string {
 	}
 	return best
 }
+
+// foldFindings keeps one finding per distinct answer other than the
+// leader's: an answer proposed again is reinforced (weight from its best
+// support this round, 0.5 + 0.5·s/max|s| ∈ [0, 1]); one no longer proposed
+// keeps its weight and fades by γ per round until drop_below forgets it.
+// An answer that now leads leaves the findings (it is the leader item).
+func foldFindings(items []stateItem, ev roundEvidence, t int, red *redactor) []stateItem {
+	maxAbs := 0.0
+	for _, s := range ev.support {
+		maxAbs = math.Max(maxAbs, math.Abs(s))
+	}
+	leaderKey := AnswerKey(ev.answers[ev.leader])
+	if ev.leader == "" {
+		leaderKey = NoAnswerKey
+	}
+	type seen struct {
+		text string
+		w    float64
+	}
+	now := map[string]*seen{}
+	var order []string
+	agents := make([]string, 0, len(ev.answers))
+	for a := range ev.answers {
+		agents = append(agents, a)
+	}
+	sort.Strings(agents)
+	for _, agent := range agents {
+		ans := ev.answers[agent]
+		k := AnswerKey(ans)
+		if k == NoAnswerKey || k == leaderKey {
+			continue
+		}
+		w := 0.5
+		if maxAbs > 0 {
+			w = 0.5 + 0.5*ev.support[agent]/maxAbs
+		}
+		if s := now[k]; s != nil {
+			if w > s.w {
+				s.w, s.text = w, ans
+			}
+			continue
+		}
+		now[k] = &seen{text: ans, w: w}
+		order = append(order, k)
+	}
+	out := items[:0:0]
+	for _, it := range items {
+		if it.Kind == ItemFinding {
+			if leaderKey != NoAnswerKey && it.Key == leaderKey {
+				continue
+			}
+			if s := now[it.Key]; s != nil {
+				it.Text, it.Weight, it.Last = red.untrusted(s.text, maxAnswerChars/2), s.w, t
+				delete(now, it.Key)
+			}
+		}
+		out = append(out, it)
+	}
+	for _, k := range order {
+		if s := now[k]; s != nil {
+			out = append(out, stateItem{Kind: ItemFinding, Key: k, Text: red.untrusted(s.text, maxAnswerChars/2), Weight: s.w, Last: t})
+		}
+	}
+	return out
+}
+
+// renderScores writes the score matrix without agent or model names.
+func renderScores(rows []scoreRow, red *redactor) string {
+	var b strings.Builder
+	for _, r := range rows {
+		ans := "(no answer)"
+		if r.Answer != "" {
+			ans = red.untrusted(r.Answer, maxScoreAnswerChars)
+		}
+		unit := "proposals"
+		if r.Proposals == 1 {
+			unit = "proposal"
+		}
+		fmt.Fprintf(&b, "- %s: %d %s, %+.2f votes\n", ans, r.Proposals, unit, r.Support)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// maxScoreAnswerChars bounds an answer in the score matrix, which lists
+// every distinct answer of the round.
+const maxScoreAnswerChars = 80

@@ -41,7 +41,7 @@ func proposalTurn(round int, question string, prev *ownPrevious, brief string) s
 	}
 	if prev != nil {
 		fmt.Fprintf(&b, "\nYour previous proposal (reasoning shortened):\n<<BEGIN your previous proposal>>\n%s\nFINAL ANSWER: %s\n<<END your previous proposal>>\n", prev.Reasoning, prev.Answer)
-		fmt.Fprintf(&b, "It received support %+.2f (rank %d of %d). %s\n", prev.Support, prev.Rank, prev.Of, advice(prev.Rank, prev.Of, prev.Support))
+		fmt.Fprintf(&b, "It received support %+.2f (rank %d of %d).\n", prev.Support, prev.Rank, prev.Of)
 		if len(prev.Critiques) > 0 {
 			b.WriteString("Critiques of your previous proposal from your peers:\n")
 			for _, c := range prev.Critiques {
@@ -49,7 +49,15 @@ func proposalTurn(round int, question string, prev *ownPrevious, brief string) s
 			}
 		}
 	}
-	b.WriteString("\nIntegrate the critiques and verified claims. Write a new proposal — do not merely repeat the previous leader. Reasoning, then the FINAL ANSWER line.")
+	// One instruction per agent, placed last where it is read: the leader is
+	// never also told not to repeat the leader.
+	b.WriteString("\n")
+	if prev != nil {
+		b.WriteString(advice(prev.Led, prev.Support))
+	} else {
+		b.WriteString("Check the leading answer and the claims above yourself before you rely on them; adopt an answer only if you can verify it.")
+	}
+	b.WriteString(" Reasoning, then the FINAL ANSWER line.")
 	return b.String()
 }
 
@@ -59,16 +67,24 @@ type ownPrevious struct {
 	Support           float64
 	Rank, Of          int
 	Critiques         []string
+	// Led: this proposal won the last round (the best-supported member of
+	// the winning answer cluster, which need not be the top-ranked proposal).
+	Led bool
 }
 
-func advice(rank, of int, support float64) string {
+// advice is the closing instruction of a later-round proposal, one per
+// situation and never self-contradictory: the leader re-verifies and
+// repairs its own solution (changing the answer only on a found error); an
+// opposed proposal is reworked; any other is checked against the leader,
+// whose answer it adopts only once verified — integrate, don't copy.
+func advice(led bool, support float64) string {
 	switch {
-	case rank == 1 && support > 0:
-		return "You lead: defend what is verified and fix what was criticised."
+	case led:
+		return "Your proposal led. Write an improved version of it: keep what your peers verified, fix what they criticised, and re-check every step; change your answer only if you find an error."
 	case support < 0:
-		return "Your peers opposed it: rethink your approach."
+		return "Your peers opposed your proposal. Find where it goes wrong, using the critiques and the claims above, and write a reworked solution; keep your answer only if you can show the critiques are mistaken."
 	default:
-		return "It did not lead: check the leading answer and the critiques before deciding."
+		return "Your proposal did not lead. Check the leading answer and the critiques against your own work: adopt the leading answer only if you can verify it yourself, otherwise fix your solution and say where the leading answer fails."
 	}
 }
 
@@ -253,7 +269,7 @@ func sortEvaluations(es []Evaluation) {
 }
 
 var (
-	finalAnswerLine = regexp.MustCompile(`(?im)^[ \t*#>_-]*(?:final answer|final solution|answer)[ \t*_]*[:：][ \t*_]*(.*)$`)
+	finalAnswerLine = regexp.MustCompile(`(?im)^[ \t*#>_-]*(?:the[ \t]+)?(?:final answer|final solution|answer)(?:[ \t]+is)?[ \t*_]*[:：][ \t*_]*(.*)$`)
 	boxed           = regexp.MustCompile(`\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}`)
 )
 
@@ -261,24 +277,59 @@ var (
 // prompt, so it must stay small.
 const maxAnswerChars = 300
 
-// ExtractAnswer finds the final solution in a proposal: the text after the
-// last "FINAL ANSWER:" line (continuing to the end if that line is empty),
-// else the last \boxed{}, else the last non-empty paragraph.
+// ExtractAnswer finds the final solution in a proposal: whichever comes
+// last of the last "FINAL ANSWER:" line (or "Answer:", "The final answer
+// is:"; when the line is empty, the paragraph or code block after it) and
+// the last \boxed{}. A proposal with neither has no answer: "" — never a
+// guess from its last paragraph, which would make junk its own cluster.
 func ExtractAnswer(text string) string {
+	return truncate(extractAnswer(text), maxAnswerChars)
+}
+
+// extractAnswer is ExtractAnswer whole: answer keys are taken from it, so
+// a long code answer clusters by all of its code.
+func extractAnswer(text string) string {
 	text = cleanText(text)
+	lineAns, lineStart := "", -1
 	if ms := finalAnswerLine.FindAllStringSubmatchIndex(text, -1); len(ms) > 0 {
 		m := ms[len(ms)-1]
-		ans := strings.TrimSpace(text[m[2]:m[3]])
-		if ans == "" {
-			ans = strings.TrimSpace(text[m[1]:])
+		lineAns, lineStart = strings.TrimSpace(text[m[2]:m[3]]), m[0]
+		if lineAns == "" {
+			lineAns = firstBlock(text[m[1]:])
 		}
-		return truncate(ans, maxAnswerChars)
 	}
-	if ms := boxed.FindAllStringSubmatch(text, -1); len(ms) > 0 {
-		return truncate(strings.TrimSpace(ms[len(ms)-1][1]), maxAnswerChars)
+	if ms := boxed.FindAllStringSubmatchIndex(text, -1); len(ms) > 0 {
+		m := ms[len(ms)-1]
+		// A box on or after the answer line ("The final answer is:
+		// $\boxed{376}$"; qwen's "**Final Answer**" then "\[\boxed{376}\]")
+		// or with no line at all is the answer.
+		if lineStart < 0 || m[0] >= lineStart || lineAns == "" {
+			return strings.TrimSpace(text[m[2]:m[3]])
+		}
 	}
-	paras := strings.Split(strings.TrimSpace(text), "\n\n")
-	return truncate(strings.TrimSpace(paras[len(paras)-1]), maxAnswerChars)
+	if placeholder.MatchString(lineAns) {
+		return "" // the prompt's template echoed back, not an answer
+	}
+	return lineAns
+}
+
+// placeholder is an echoed answer template: "<your answer>", "[new answer]".
+var placeholder = regexp.MustCompile(`(?i)^[<\[(](?:your |new |final )?(?:answer|number|solution)[>\])][.]?$`)
+
+// firstBlock is the first paragraph of s, or its first fenced code block
+// whole when s starts with one.
+func firstBlock(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "```") {
+		if i := strings.Index(s[3:], "```"); i >= 0 {
+			return s[:i+6]
+		}
+		return s
+	}
+	if i := strings.Index(s, "\n\n"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
 }
 
 // reasoningOf is the part of a proposal before its final answer line.

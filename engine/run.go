@@ -8,10 +8,12 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	mrand "math/rand/v2"
@@ -57,7 +59,8 @@ type Run struct {
 	cfg   Config
 	now   func() time.Time
 	start time.Time
-	rng   *mrand.Rand
+	rng   *mrand.Rand // label shuffles
+	ties  *mrand.Rand // tie draws, a separate stream so they do not move labels
 	red   *redactor
 	// everyone ever bound, so a rebind does not un-redact the old model
 	identities []AgentInfo
@@ -85,6 +88,10 @@ type Run struct {
 	roundOut  int
 	totalIn   int
 	totalOut  int
+
+	// prevWinner is the last round's winning proposal's author ("" when it
+	// had none): the one agent told that it led. Run goroutine only.
+	prevWinner string
 }
 
 // New checks the configuration and prepares a run.
@@ -125,11 +132,12 @@ func New(cfg Config) (*Run, error) {
 	if now == nil {
 		now = time.Now
 	}
-	seed := uint64(cfg.Settings.Seed)
+	s1, s2 := runSeed(cfg.RunID, cfg.Settings.Seed)
 	r := &Run{
 		cfg:      cfg,
 		now:      now,
-		rng:      mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:      mrand.New(mrand.NewPCG(s1, s2)),
+		ties:     mrand.New(mrand.NewPCG(s2, s1^0x632be59bd9b4e019)),
 		agents:   append([]AgentInfo(nil), cfg.Agents...),
 		rebinds:  map[string]AgentInfo{},
 		pins:     map[string]AgentInfo{},
@@ -144,6 +152,20 @@ func New(cfg Config) (*Run, error) {
 		r.metrics[a.ID] = &AgentMetrics{Agent: a.ID, Model: a.Model}
 	}
 	return r, nil
+}
+
+// runSeed hashes the run id and the configured seed into the PCG seed of
+// the label shuffles and tie draws: a fixed seed and run id repeat a run
+// exactly, while different runs (and benchmark items, whose run ids
+// differ) get different label orders, so no position is favoured.
+func runSeed(runID string, seed int64) (uint64, uint64) {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(seed))
+	h.Write(b[:])
+	h.Write([]byte(runID))
+	s1 := h.Sum64()
+	return s1, s1 ^ 0x9e3779b97f4a7c15
 }
 
 // NewRunID makes a sortable, unique run id: time plus random suffix.
@@ -372,14 +394,14 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 	r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s}, KindRunStarted, 0, "", "")
 
 	if err := r.preflight(ctx); err != nil {
-		return r.end(0, nil, nil, StatusFailed, StopFailed, err), err
+		return r.end(0, nil, StatusFailed, StopFailed, err), err
 	}
 
 	stopper := NewStopper(s.Stop, s.MinRounds, s.MaxRounds)
 	var state consensusState
 	var last []proposal
 	lastSupport := map[string]float64{}
-	var lastWinner string
+	var won *roundWin // the last round that had a winner
 	round := 0
 	var human []string
 	for round = 1; round <= s.MaxRounds; round++ {
@@ -391,48 +413,52 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 			r.rebalance(ctx, round)
 		}
 		if err = r.enter(ctx, round, PhasePropose, &human); err != nil {
-			return r.fail(ctx, round-1, last, lastSupport, err)
+			return r.fail(ctx, round-1, won, err)
 		}
 		props, err := r.propose(ctx, round, &state, prevProps, prevSupport, human)
 		if err != nil {
-			return r.fail(ctx, round-1, last, lastSupport, err)
+			return r.fail(ctx, round-1, won, err)
 		}
 
 		if err = r.enter(ctx, round, PhaseReview, &human); err != nil {
-			return r.fail(ctx, round-1, last, lastSupport, err)
+			return r.fail(ctx, round-1, won, err)
 		}
 		reviews, err := r.review(ctx, round, props)
 		if err != nil {
-			return r.fail(ctx, round-1, last, lastSupport, err)
+			return r.fail(ctx, round-1, won, err)
 		}
 
 		if err = r.enter(ctx, round, PhaseVote, &human); err != nil {
-			return r.fail(ctx, round-1, last, lastSupport, err)
+			return r.fail(ctx, round-1, won, err)
 		}
-		votes := r.vote(round, props, reviews)
+		votes, keys := r.vote(round, props, reviews)
 
 		if err = r.enter(ctx, round, PhaseConsensus, &human); err != nil {
-			return r.fail(ctx, round-1, last, lastSupport, err)
+			return r.fail(ctx, round-1, won, err)
 		}
 		answers := map[string]string{}
+		authors := make([]string, 0, len(props))
 		var leaderAnswer string
 		for _, p := range props {
 			answers[p.agent] = p.answer
+			authors = append(authors, p.agent)
 			if p.agent == votes.Winner {
 				leaderAnswer = p.answer
+				won = &roundWin{round: round, agent: p.agent, answer: p.answer, text: p.text}
 			}
 		}
 		cu := state.update(ctx, roundEvidence{round: round, leader: votes.Winner, leaderAnswer: leaderAnswer,
-			answers: answers, support: votes.Support, reviews: reviews, human: human}, s.Gate, r.red, r.summariser(round))
+			answers: answers, support: votes.Support, reviews: reviews, human: human,
+			scores: scoreRows(votes.Clusters, authors, keys, votes.Support)}, s.Gate, r.red, r.summariser(round))
 		human = nil
 		if ctx.Err() != nil {
-			return r.fail(ctx, round-1, last, lastSupport, ctx.Err())
+			return r.fail(ctx, round-1, won, ctx.Err())
 		}
 		r.emit(cu, KindConsensusUpdated, round, PhaseConsensus, "")
 
-		last, lastSupport, lastWinner = props, votes.Support, votes.Winner
+		last, lastSupport, r.prevWinner = props, votes.Support, votes.Winner
 		r.metricsMu.Lock()
-		if m := r.metrics[lastWinner]; m != nil {
+		if m := r.metrics[votes.Winner]; m != nil {
 			m.Wins++
 		}
 		for a, sup := range votes.Support {
@@ -445,13 +471,14 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 		d := stopper.Observe(round, votes.Conviction)
 		r.emit(&RoundEnded{Winner: votes.Winner, Support: votes.Support, Conviction: votes.Conviction,
 			Utility: d.Utility, Marginal: d.Marginal, Evidence: d.Evidence, Target: d.Target,
-			Continue: d.Continue, StopReason: d.Reason, PromptTokens: r.roundIn, OutputTokens: r.roundOut},
+			Continue: d.Continue, StopReason: d.Reason, PromptTokens: r.roundIn, OutputTokens: r.roundOut,
+			Cluster: votes.Cluster, NoWinner: votes.NoWinner},
 			KindRoundEnded, round, PhaseConsensus, "")
 		if !d.Continue {
-			return r.end(round, last, lastSupport, StatusCompleted, d.Reason, nil), nil
+			return r.end(round, won, StatusCompleted, d.Reason, nil), nil
 		}
 	}
-	return r.end(s.MaxRounds, last, lastSupport, StatusCompleted, StopMaxRounds, nil), nil
+	return r.end(s.MaxRounds, won, StatusCompleted, StopMaxRounds, nil), nil
 }
 
 // enter starts a phase: it passes the boundary (pauses, rebinds, human
@@ -489,31 +516,30 @@ func (r *Run) preflight(ctx context.Context) error {
 	return nil
 }
 
-// fail ends a run interrupted by cancellation or a fatal error, reporting
-// the last completed round's leader as its answer.
-func (r *Run) fail(ctx context.Context, completed int, props []proposal, support map[string]float64, err error) (Result, error) {
-	if ctx.Err() != nil {
-		return r.end(completed, props, support, StatusCancelled, StopCancelled, ctx.Err()), ctx.Err()
-	}
-	return r.end(completed, props, support, StatusFailed, StopFailed, err), err
+// roundWin is a round's winning proposal, kept for run_ended.
+type roundWin struct {
+	round               int
+	agent, answer, text string
 }
 
-func (r *Run) end(rounds int, props []proposal, support map[string]float64, status, reason string, err error) Result {
+// fail ends a run interrupted by cancellation or a fatal error, reporting
+// the last round with a winner as its answer.
+func (r *Run) fail(ctx context.Context, completed int, won *roundWin, err error) (Result, error) {
+	if ctx.Err() != nil {
+		return r.end(completed, won, StatusCancelled, StopCancelled, ctx.Err()), ctx.Err()
+	}
+	return r.end(completed, won, StatusFailed, StopFailed, err), err
+}
+
+// end emits run_ended. Its answer is the winner of the last round that had
+// one (won), or none when no round did.
+func (r *Run) end(rounds int, won *roundWin, status, reason string, err error) Result {
 	ev := &RunEnded{Status: status, Reason: reason, Rounds: rounds, WallMS: ms(r.now().Sub(r.start))}
 	if err != nil && status == StatusFailed {
 		ev.Error = err.Error()
 	}
-	authors := make([]string, 0, len(props))
-	for _, p := range props {
-		authors = append(authors, p.agent)
-	}
-	if len(props) > 0 {
-		ev.Winner = Leader(authors, support)
-		for _, p := range props {
-			if p.agent == ev.Winner {
-				ev.Answer, ev.Proposal = p.answer, p.text
-			}
-		}
+	if won != nil {
+		ev.Winner, ev.Answer, ev.Proposal, ev.AnswerRound = won.agent, won.answer, won.text, won.round
 	}
 	r.metricsMu.Lock()
 	ev.PromptTokens, ev.OutputTokens = r.totalIn, r.totalOut
@@ -634,7 +660,7 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 				own = &ownPrevious{
 					Reasoning: r.red.untrusted(reasoningOf(p.text), s.ReasoningChars),
 					Answer:    r.red.untrusted(p.answer, maxAnswerChars),
-					Support:   round2(prevSupport[a.ID]), Rank: ranks[a.ID], Of: len(prevSupport),
+					Support:   round2(prevSupport[a.ID]), Rank: ranks[a.ID], Of: len(prevSupport), Led: a.ID == r.prevWinner,
 					Critiques: state.critiquesOf(a.ID),
 				}
 			}
@@ -793,32 +819,44 @@ func addStats(a, b CallStats) CallStats {
 	}
 }
 
-// vote turns reviews into quadratic-vote ballots and tallies them.
-func (r *Run) vote(round int, props []proposal, reviews []*ReviewDone) *VotesCast {
+// vote turns reviews into quadratic-vote ballots, tallies them per
+// proposal and per answer cluster, and decides the round (clusters.go).
+// It returns each author's answer key too.
+func (r *Run) vote(round int, props []proposal, reviews []*ReviewDone) (*VotesCast, map[string]string) {
 	authors := make([]string, len(props))
+	keys := make(map[string]string, len(props))
+	answers := make(map[string]string, len(props))
 	for i, p := range props {
 		authors[i] = p.agent
+		answers[p.agent] = p.answer
+		if p.answer != "" {
+			keys[p.agent] = AnswerKey(extractAnswer(p.text))
+		}
 	}
 	budget := r.cfg.Settings.Credits
 	vc := &VotesCast{Budget: budget}
+	voted := false
 	for i, rd := range reviews {
 		voter := props[i].agent
 		if rd == nil || rd.Abstained {
 			vc.Ballots = append(vc.Ballots, Ballot{Voter: voter, Abstained: true})
 			continue
 		}
+		voted = true
 		w := map[string]int{}
 		for _, e := range rd.Evaluations {
 			w[e.Author] = e.Weight
 		}
 		vc.Ballots = append(vc.Ballots, CastBallot(voter, w, budget))
 	}
-	vc.Support, vc.Winner, vc.Conviction = Tally(authors, vc.Ballots)
+	vc.Support = SupportOf(authors, vc.Ballots)
 	for k, v := range vc.Support {
 		vc.Support[k] = math.Round(v*1e6) / 1e6
 	}
+	o := decide(authors, keys, answers, vc.Support, voted, r.ties.IntN)
+	vc.Winner, vc.Conviction, vc.Clusters, vc.Cluster, vc.NoWinner = o.Winner, o.Conviction, o.Clusters, o.Cluster, o.NoWinner
 	r.emit(vc, KindVotesCast, round, PhaseVote, "")
-	return vc
+	return vc, keys
 }
 
 // summariser returns the gate's summary call, made by the agent bound to the

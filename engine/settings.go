@@ -13,7 +13,8 @@ type Settings struct {
 	MinRounds int     `toml:"min_rounds" json:"min_rounds"`
 	MaxRounds int     `toml:"max_rounds" json:"max_rounds"`
 	Credits   float64 `toml:"credits" json:"credits"` // quadratic-vote budget per voter per round
-	// Seed drives label shuffling so a run can be repeated exactly.
+	// Seed, hashed with the run id, drives label shuffling and tie draws,
+	// so a run with the same seed and run id can be repeated exactly.
 	Seed int64 `toml:"seed" json:"seed"`
 	// ReasoningChars is how much of an agent's previous reasoning it sees
 	// again in the next round (the reference cuts to about 500 characters).

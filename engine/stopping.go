@@ -7,8 +7,10 @@ import "math"
 //
 //	U(t) = 1 − (1 − p_g)·e^(−Λ·(p_v − p_g)·t) − β·t²
 //
-// Each round adds evidence: the winner's conviction (its share of all
-// absolute support, clamped to [0, 1]) times the round's marginal utility
+// Each round adds evidence: the conviction (the winning answer cluster's
+// share of all absolute support, clamped to [0, 1]; clusters.go — the
+// reference takes the winning proposal's share, which a unanimous panel of
+// N splits N ways) times the round's marginal utility
 // U(t) − U(t−1). The total extractable signal is U(t*) − U(0), where t* is the
 // round at which the curve peaks (capped at max_rounds). The run stops once
 // the evidence reaches a share `effort` of that signal ("converged"), when a

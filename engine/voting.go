@@ -56,11 +56,12 @@ func CastBallot(voter string, weights map[string]int, budget float64) Ballot {
 	return b
 }
 
-// Tally sums the votes each author received. Abstaining ballots count for
-// nothing. authors fixes the candidates so a proposal nobody voted on still
-// appears with zero support.
-func Tally(authors []string, ballots []Ballot) (support map[string]float64, winner string, conviction float64) {
-	support = make(map[string]float64, len(authors))
+// SupportOf sums the votes each author received. Abstaining ballots count
+// for nothing. authors fixes the candidates so a proposal nobody voted on
+// still appears with zero support. Who wins is decided over answer
+// clusters (clusters.go), not here.
+func SupportOf(authors []string, ballots []Ballot) map[string]float64 {
+	support := make(map[string]float64, len(authors))
 	for _, a := range authors {
 		support[a] = 0
 	}
@@ -74,25 +75,5 @@ func Tally(authors []string, ballots []Ballot) (support map[string]float64, winn
 			}
 		}
 	}
-	winner = Leader(authors, support)
-	sumAbs := 0.0
-	for _, s := range support {
-		sumAbs += math.Abs(s)
-	}
-	if sumAbs > 0 && winner != "" {
-		conviction = support[winner] / sumAbs
-	}
-	return support, winner, conviction
-}
-
-// Leader is the author with the highest support; ties go to the earliest in
-// authors, so the result is deterministic.
-func Leader(authors []string, support map[string]float64) string {
-	best, bestScore := "", math.Inf(-1)
-	for _, a := range authors {
-		if s := support[a]; s > bestScore+1e-12 {
-			best, bestScore = a, s
-		}
-	}
-	return best
+	return support
 }

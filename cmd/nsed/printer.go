@@ -90,7 +90,18 @@ func (p *printer) Emit(e engine.Event) {
 		for _, id := range ids {
 			parts = append(parts, fmt.Sprintf("%s %+.2f", id, ev.Support[id]))
 		}
-		fmt.Fprintf(p.w, "%s support: %s → leader %s (conviction %.2f)\n", tag, strings.Join(parts, ", "), ev.Winner, ev.Conviction)
+		if ev.Winner == "" {
+			fmt.Fprintf(p.w, "%s support: %s → no winner (%s)\n", tag, strings.Join(parts, ", "), ev.NoWinner)
+		} else {
+			fmt.Fprintf(p.w, "%s support: %s → leader %s (conviction %.2f)\n", tag, strings.Join(parts, ", "), ev.Winner, ev.Conviction)
+		}
+		if len(ev.Clusters) > 0 {
+			var cs []string
+			for _, c := range ev.Clusters {
+				cs = append(cs, fmt.Sprintf("%s ×%d %+.2f", oneLine(c.Answer, 24), len(c.Members), c.Support))
+			}
+			fmt.Fprintf(p.w, "%s answers: %s\n", tag, strings.Join(cs, "; "))
+		}
 	case *engine.ConsensusUpdated:
 		extra := ""
 		if ev.Summarised {

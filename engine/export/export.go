@@ -137,7 +137,21 @@ func Markdown(w io.Writer, r *Run) error {
 			if !rd.End.Continue {
 				verdict = "stop: " + rd.End.StopReason
 			}
-			p("\nLeader **%s**, conviction %.2f; evidence %.3f of %.3f → %s.\n", rd.End.Winner, rd.End.Conviction, rd.End.Evidence, rd.End.Target, verdict)
+			if rd.End.Winner == "" {
+				p("\nNo winner (%s); evidence %.3f of %.3f → %s.\n", inline(noWinner(rd.End.NoWinner)), rd.End.Evidence, rd.End.Target, verdict)
+			} else {
+				p("\nLeader **%s**, conviction %.2f; evidence %.3f of %.3f → %s.\n", rd.End.Winner, rd.End.Conviction, rd.End.Evidence, rd.End.Target, verdict)
+			}
+		}
+		if v := rd.Votes; v != nil && len(v.Clusters) > 0 {
+			p("\n| answer cluster | answer | members | support |\n|---|---|---|---|\n")
+			for _, c := range v.Clusters {
+				mark := ""
+				if c.ID == v.Cluster {
+					mark = " (winning)"
+				}
+				p("| %s%s | %s | %s | %+.2f |\n", cell(c.ID), mark, cell(c.Answer), cell(strings.Join(c.Members, ", ")), c.Support)
+			}
 		}
 		p("\n### Proposals\n")
 		for _, pr := range rd.Proposals {
@@ -225,4 +239,13 @@ func fence(s string) string {
 	}
 	f := strings.Repeat("`", n)
 	return f + "text\n" + strings.TrimRight(s, "\n") + "\n" + f + "\n"
+}
+
+// noWinner is a no-winner reason, or a generic one for transcripts that
+// predate the field.
+func noWinner(reason string) string {
+	if reason == "" {
+		return "no proposal won"
+	}
+	return reason
 }

@@ -82,3 +82,31 @@ func TestJSONExportAndErrors(t *testing.T) {
 		t.Fatal("empty transcript accepted")
 	}
 }
+
+// A round where every reviewer abstained reads as "no winner" with its
+// reason, and rounds list their answer clusters.
+func TestMarkdownNoWinnerAndClusters(t *testing.T) {
+	evs := scriptedRun(t, func(req models.Request) (string, error) {
+		if len(req.Format) > 0 {
+			return "not json", nil // every review invalid: every reviewer abstains
+		}
+		return "FINAL ANSWER: 42", nil
+	})
+	run, err := Gather(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Markdown(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"No winner (every reviewer abstained", "| answer cluster |", "| c1 | 42 | agent-1, agent-2, agent-3 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "Leader ****") || strings.Contains(md, "**Answer**") {
+		t.Errorf("report names a winner no round chose:\n%s", md)
+	}
+}

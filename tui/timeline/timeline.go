@@ -158,7 +158,11 @@ func (m *Model) render(w int) []string {
 	if len(m.rounds) > 0 {
 		r := m.rounds[len(m.rounds)-1]
 		if r.Continue {
-			out = append(out, muted.Render(text.Truncate(fmt.Sprintf("round %d: winner %s, going on", r.Round, safe.Line(r.Winner)), w, "…")))
+			who := "winner " + safe.Line(r.Winner)
+			if r.Winner == "" {
+				who = "no winner"
+			}
+			out = append(out, muted.Render(text.Truncate(fmt.Sprintf("round %d: %s, going on", r.Round, who), w, "…")))
 		} else {
 			for _, l := range text.Wrap(fmt.Sprintf("stopped after round %d: %s", r.Round, safe.Line(r.StopReason)), w) {
 				out = append(out, th.Style(th.Warn).Render(l))

@@ -147,7 +147,14 @@ func (m *Model) render(w int) []string {
 	}
 
 	// Support per proposal, strongest first.
-	out = append(out, th.Style(th.Text).Bold(true).Render(text.Truncate(fmt.Sprintf("support · winner %s · conviction %.2f", safe.Line(m.ev.Winner), m.ev.Conviction), w, "…")))
+	head := fmt.Sprintf("support · winner %s · conviction %.2f", safe.Line(m.ev.Winner), m.ev.Conviction)
+	if m.ev.Winner == "" {
+		head = "support · no winner: " + safe.Line(m.ev.NoWinner)
+	}
+	if n := len(m.ev.Clusters); n > 0 {
+		head += fmt.Sprintf(" · %d answer(s)", n)
+	}
+	out = append(out, th.Style(th.Text).Bold(true).Render(text.Truncate(head, w, "…")))
 	type sup struct {
 		id string
 		v  float64

@@ -76,3 +76,16 @@ func TestNarrowWrapsAndScrolls(t *testing.T) {
 		t.Errorf("no scroll indicator on an overflowing pane: %q", lines[5])
 	}
 }
+
+func TestNoWinnerIsShown(t *testing.T) {
+	m := New(themes.Dark())
+	m.SetAgents([]string{"a1", "a2", "a3"}, 100)
+	m.SetSize(80, 14)
+	ev := tally()
+	ev.Winner, ev.Conviction, ev.NoWinner = "", 0, "every reviewer abstained"
+	m.Set(ev)
+	v := ansi.Strip(m.View())
+	if !strings.Contains(v, "no winner: every reviewer abstained") || strings.Contains(v, "★") {
+		t.Errorf("no-winner round:\n%s", v)
+	}
+}

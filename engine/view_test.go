@@ -143,7 +143,11 @@ func TestFakeFenceCannotCloseTheRealOne(t *testing.T) {
 	nonceRE := regexp.MustCompile(`<<BEGIN name ([0-9a-f]{8})>>`)
 	for _, c := range reviews {
 		u := c.Messages[1].Content
-		nonce := nonceRE.FindStringSubmatch(c.Messages[0].Content)[1]
+		m := nonceRE.FindStringSubmatch(c.Messages[0].Content)
+		if m == nil {
+			t.Fatalf("the system prompt names no fence nonce:\n%s", c.Messages[0].Content)
+		}
+		nonce := m[1]
 		for _, l := range regexp.MustCompile(`<<BEGIN (Candidate [A-Z]|anchor) ([0-9a-f]{8})>>`).FindAllStringSubmatch(u, -1) {
 			if l[2] != nonce {
 				t.Fatalf("a fence carries %s, not the run's nonce %s", l[2], nonce)

@@ -163,7 +163,13 @@ func TestRealisticMinorityRecovered(t *testing.T) {
 			if ev.Round == 1 {
 				firstRound = append(firstRound, ev.Answer)
 			}
+			if len(ev.Flags) > 0 || ev.Stats.ContextWarning != "" {
+				t.Errorf("an honest proposal was flagged %v, or its context %q", ev.Flags, ev.Stats.ContextWarning)
+			}
 		case *engine.ReviewDone:
+			if ev.Stats.ContextWarning != "" || ev.Stats.ContextFull {
+				t.Errorf("review context: %q", ev.Stats.ContextWarning)
+			}
 			for _, ev2 := range ev.Evaluations {
 				t.Logf("round %d: %s scores %s %+d", ev.Round, ev.Agent, ev2.Author, ev2.Weight)
 			}

@@ -160,9 +160,20 @@ func thousands(n int) string {
 
 // ---- context sizing ----
 
-// bytesPerToken is how conservatively a prompt is counted: code and maths
-// tokenise at about 3 bytes a token (English prose at about 4).
-const bytesPerToken = 3
+// estimatePromptTokens counts a prompt conservatively for sizing its
+// context: every digit a token (most tokenizers split numbers into digits)
+// and other bytes at 2.5 a token. Measured on smollm2 (Ollama's
+// prompt_eval_count): English 3.3 bytes a token, Go code 3.0, digit-dense
+// maths 1.4; this counts them as 2.5, 2.5 and about 1.9.
+func estimatePromptTokens(s string) int {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			digits++
+		}
+	}
+	return digits + ((len(s)-digits)*2+4)/5
+}
 
 // msgOverhead is the chat template's tokens around each message.
 const msgOverhead = 16
@@ -173,16 +184,15 @@ const minCtx = 2048
 
 // sizeContext returns the options for a call whose messages are msgs:
 // num_ctx is the configured num_ctx (the floor), doubled until the prompt
-// (counted at bytesPerToken) plus num_predict fits, never above maxCtx
+// (counted by estimatePromptTokens) plus num_predict fits, never above maxCtx
 // (0: never above num_ctx). Doubling, not fine rounding, keeps the number of
 // distinct sizes small: Ollama reloads a model whenever num_ctx changes. The
 // warning, when not empty, says the prompt cannot fit and what to change.
 func sizeContext(o models.Options, msgs []models.Message, maxCtx int) (models.Options, string) {
-	bytes := 0
+	prompt := msgOverhead * len(msgs)
 	for _, m := range msgs {
-		bytes += len(m.Content)
+		prompt += estimatePromptTokens(m.Content)
 	}
-	prompt := (bytes+bytesPerToken-1)/bytesPerToken + msgOverhead*len(msgs)
 	predict := o.NumPredict
 	if predict <= 0 {
 		predict = 1024
@@ -205,8 +215,8 @@ func sizeContext(o models.Options, msgs []models.Message, maxCtx int) (models.Op
 	}
 	o.NumCtx = ctx
 	if need > ctx {
-		return o, fmt.Sprintf("the prompt needs about %d tokens (%d of prompt counted at %d bytes a token, plus num_predict %d) but the context is capped at %d: the server will cut it; raise deliberation.max_ctx or lower deliberation.proposal_chars",
-			need, prompt, bytesPerToken, predict, ctx)
+		return o, fmt.Sprintf("the prompt needs about %d tokens (%d of prompt, counted conservatively, plus num_predict %d) but the context is capped at %d: the server may cut it; raise deliberation.max_ctx or lower deliberation.proposal_chars",
+			need, prompt, predict, ctx)
 	}
 	return o, ""
 }

@@ -268,12 +268,12 @@ func TestSizeContext(t *testing.T) {
 		warn             bool
 	}{
 		{1000, 32768, 8192, false},
-		{30000, 32768, 16384, false}, // 10,000+16+1024 tokens
-		{60000, 32768, 32768, false}, // 20,000+…
-		{120000, 32768, 32768, true}, // 40,000+… cannot fit
+		{30000, 32768, 16384, false}, // 12,000+16+1,024 tokens
+		{60000, 32768, 32768, false}, // 24,000+…
+		{120000, 32768, 32768, true}, // 48,000+… cannot fit
 		{30000, 0, 8192, true},       // max_ctx 0: never grows
-		{30000, 12288, 12288, false}, // a ceiling that is not a doubling is still used
-		{40000, 12288, 12288, true},  // 13,334+16+1,024 does not fit
+		{25000, 12288, 12288, false}, // a ceiling that is not a doubling is still used
+		{30000, 12288, 12288, true},  // 13,040 does not fit
 	} {
 		got, warn := sizeContext(o, msg(tc.bytes), tc.max)
 		if got.NumCtx != tc.want || (warn != "") != tc.warn {
@@ -282,6 +282,9 @@ func TestSizeContext(t *testing.T) {
 	}
 	if _, warn := sizeContext(o, msg(120000), 32768); !strings.Contains(warn, "deliberation.max_ctx") {
 		t.Errorf("the warning does not name the key to change: %q", warn)
+	}
+	if n := estimatePromptTokens("1 << 11 = 2048 and x"); n != 7+(13*2+4)/5 { // 7 digits, 13 other bytes
+		t.Errorf("estimate %d: digits count one token each, other bytes 2.5 a token", n)
 	}
 	if got, _ := sizeContext(models.Options{NumPredict: 100}, msg(300), 32768); got.NumCtx != 0 {
 		t.Errorf("a small prompt with num_ctx unset changed it to %d", got.NumCtx)

@@ -64,7 +64,7 @@ var (
 	markdownWrap = strings.NewReplacer("**", "", "__", "", "`", "")
 	assignPrefix = regexp.MustCompile(`^[a-z]\s*=\s*`)
 	fracRe       = regexp.MustCompile(`^(-?)\\[dt]?frac\{(-?[0-9.]+)\}\{(-?[0-9.]+)\}$`)
-	thousands    = regexp.MustCompile(`^-?\d{1,3}(,\d{3})+(\.\d+)?$`)
+	thousandsSep = regexp.MustCompile(`^-?\d{1,3}(,\d{3})+(\.\d+)?$`)
 )
 
 // stripMath removes LaTeX and markdown wrappers, folds case and
@@ -112,7 +112,7 @@ func unwrapCommands(s string) string {
 // \frac{a}{b}, with thousands separators) and returns its canonical form.
 func numberValue(s string) (string, bool) {
 	s = strings.ReplaceAll(s, " ", "")
-	if thousands.MatchString(s) {
+	if thousandsSep.MatchString(s) {
 		s = strings.ReplaceAll(s, ",", "")
 	}
 	if m := fracRe.FindStringSubmatch(s); m != nil {
@@ -132,18 +132,30 @@ func numberValue(s string) (string, bool) {
 }
 
 var (
-	codeFence   = regexp.MustCompile("(?s)```[A-Za-z0-9_+.-]*[ \t]*\n(.*?)```")
 	lineComment = regexp.MustCompile(`(?m)(?:^|\s)(?://|#).*$`)
 	blockCommnt = regexp.MustCompile(`(?s)/\*.*?\*/`)
 )
 
-// lastCodeBlock is the content of the last fenced code block in s.
+// lastCodeBlock is the body of the last fenced code block in s, found the
+// way reviewers' views find code (splitCode); a block cut off by the token
+// limit runs to the end.
 func lastCodeBlock(s string) (string, bool) {
-	ms := codeFence.FindAllStringSubmatch(s, -1)
-	if len(ms) == 0 {
-		return "", false
+	spans := splitCode(s)
+	for i := len(spans) - 1; i >= 0; i-- {
+		sp := spans[i]
+		if !sp.code || !codeFence.MatchString(s[sp.start:min(sp.end, sp.start+8)]) {
+			continue
+		}
+		body := strings.TrimRight(s[lineEnd(s, sp.start):sp.end], "\n")
+		if j := strings.LastIndexByte(body, '\n'); j >= 0 || body != "" {
+			last := strings.TrimSpace(body[j+1:])
+			if strings.HasPrefix(last, "```") || strings.HasPrefix(last, "~~~") {
+				body = body[:max(j, 0)]
+			}
+		}
+		return body, true
 	}
-	return ms[len(ms)-1][1], true
+	return "", false
 }
 
 // codeKey folds comments and whitespace out of code, so two proposals of

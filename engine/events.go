@@ -111,6 +111,12 @@ type CallStats struct {
 	// ContextFull means the prompt filled the model's context window: the
 	// server will have cut it, so raise num_ctx (or lower proposal_chars).
 	ContextFull bool `json:"context_full,omitempty"`
+	// NumCtx is the context the call asked for, sized from its prompt
+	// (sampling num_ctx doubled as needed, up to deliberation.max_ctx).
+	NumCtx int `json:"num_ctx,omitempty"`
+	// ContextWarning says the prompt could not fit even at max_ctx (the
+	// server cuts it) and what to change; empty when it fit.
+	ContextWarning string `json:"context_warning,omitempty"`
 }
 
 func statsOf(r models.Response, attempts int, numCtx int) CallStats {
@@ -159,6 +165,10 @@ type ProposalDone struct {
 	// shown to reviewers.
 	Thinking string    `json:"thinking,omitempty"`
 	Stats    CallStats `json:"stats"`
+	// Flags name the ways the proposal's prose addresses its reviewers
+	// ("addresses reviewers", "score request", "fence imitation", …). The
+	// text is not changed; reviewers are told to disregard such text.
+	Flags []string `json:"flags,omitempty"`
 }
 
 // Verdicts a reviewer may give a claim.

@@ -295,6 +295,7 @@ func TestOllamaContextFullIsReported(t *testing.T) {
 	s.MinRounds, s.MaxRounds = 1, 1
 	s.Sampling.Propose.NumCtx = 256
 	s.Sampling.Propose.NumPredict = 16
+	s.MaxCtx = 0 // contexts may not grow past num_ctx: the prompt cannot fit
 	rec, _, err := runScripted(t, Config{Question: strings.Repeat("How many primes are below 100? ", 80), Agents: tinyAgents(names), Settings: s, Backend: o})
 	if err != nil {
 		t.Fatal(err)
@@ -302,9 +303,37 @@ func TestOllamaContextFullIsReported(t *testing.T) {
 	for _, e := range rec.events() {
 		if p, ok := e.(*ProposalDone); ok {
 			t.Logf("%s: prompt %d tokens, context full %v", p.Agent, p.Stats.PromptTokens, p.Stats.ContextFull)
-			if !p.Stats.ContextFull {
-				t.Errorf("a 2400-character prompt in a 256-token context was not reported as cut")
+			if !p.Stats.ContextFull || p.Stats.NumCtx != 256 || !strings.Contains(p.Stats.ContextWarning, "deliberation.max_ctx") {
+				t.Errorf("a 2400-character prompt in a 256-token context was not reported as cut: %+v", p.Stats)
 			}
 		}
+	}
+}
+
+// The same prompt fits once the context may grow: num_ctx is sized from the
+// prompt, and the server (which cuts at num_ctx) sees all of it.
+func TestOllamaContextGrowsToFit(t *testing.T) {
+	o, names := realOllama(t)
+	s := tinySettings()
+	s.MinRounds, s.MaxRounds = 1, 1
+	s.Sampling.Propose.NumCtx = 256
+	s.Sampling.Propose.NumPredict = 16
+	s.MaxCtx = 8192
+	rec, _, err := runScripted(t, Config{Question: strings.Repeat("How many primes are below 100? ", 80), Agents: tinyAgents(names), Settings: s, Backend: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range rec.events() {
+		if p, ok := e.(*ProposalDone); ok {
+			n++
+			t.Logf("%s: prompt %d tokens in num_ctx %d", p.Agent, p.Stats.PromptTokens, p.Stats.NumCtx)
+			if p.Stats.ContextFull || p.Stats.ContextWarning != "" || p.Stats.NumCtx <= 256 || p.Stats.PromptTokens <= 256 {
+				t.Errorf("the context did not grow to fit the prompt: %+v", p.Stats)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no proposals")
 	}
 }

@@ -19,8 +19,15 @@ type Settings struct {
 	// ReasoningChars is how much of an agent's previous reasoning it sees
 	// again in the next round (the reference cuts to about 500 characters).
 	ReasoningChars int `toml:"reasoning_chars" json:"reasoning_chars"`
-	// ProposalChars caps how much of each proposal a reviewer is shown.
+	// ProposalChars is how much of each proposal's reasoning a reviewer is
+	// shown: longer reasoning loses its middle, marked. The final answer and
+	// the solution (last code block, final derivation) are always shown in
+	// full. The reference shows up to about 4,000 characters.
 	ProposalChars int `toml:"proposal_chars" json:"proposal_chars"`
+	// MaxCtx is the largest context a call may ask for. Each call's num_ctx
+	// starts at its phase's sampling num_ctx and doubles until the prompt
+	// and num_predict fit, up to MaxCtx (0: never above num_ctx).
+	MaxCtx int `toml:"max_ctx" json:"max_ctx,omitempty"`
 	// CallTimeout is each model call's deadline (0: none). A proposer that
 	// misses it sits the round out; a reviewer abstains.
 	CallTimeout time.Duration `toml:"-" json:"call_timeout_ns,omitempty"`
@@ -87,7 +94,8 @@ func DefaultSettings() Settings {
 		MaxRounds:      6,
 		Credits:        100,
 		ReasoningChars: 500,
-		ProposalChars:  2000,
+		ProposalChars:  4000,
+		MaxCtx:         32768,
 		CallTimeout:    10 * time.Minute,
 		Stop:           StopSettings{Effort: 0.6, PG: 0.6, PV: 0.8, Lambda: 2, Beta: 0.005, Patience: 2},
 		Gate:           GateSettings{BudgetTokens: 600, Gamma: 0.7, DropBelow: 0.15, Summarise: true, SynthesisRole: "synthesiser"},
@@ -136,6 +144,14 @@ func (s Settings) Validate() error {
 		return bad("call_timeout", "must be zero (none) or positive")
 	case s.Review.Retries < 0:
 		return bad("review.retries", "must be zero or positive")
+	case s.MaxCtx < 0:
+		return bad("max_ctx", "must be zero (contexts stay at num_ctx) or positive")
+	}
+	for i, o := range []models.Options{s.Sampling.Propose, s.Sampling.Review, s.Sampling.Summary} {
+		if s.MaxCtx > 0 && o.NumCtx > s.MaxCtx {
+			phase := []string{"propose", "review", "summary"}[i]
+			return bad("max_ctx", fmt.Sprintf("is %d, below sampling.%s.num_ctx (%d): max_ctx is the ceiling a call's context may grow to, num_ctx its floor", s.MaxCtx, phase, o.NumCtx))
+		}
 	}
 	return nil
 }

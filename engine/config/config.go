@@ -68,6 +68,7 @@ type Deliberation struct {
 	Seed           int64    `toml:"seed"`
 	ReasoningChars int      `toml:"reasoning_chars"`
 	ProposalChars  int      `toml:"proposal_chars"`
+	MaxCtx         int      `toml:"max_ctx"`
 	CallTimeout    Duration `toml:"call_timeout"`
 }
 
@@ -285,7 +286,7 @@ func (f *File) Validate() error {
 // tableOf maps a Settings key to where it lives in nsed.toml.
 func tableOf(key string) string {
 	switch key {
-	case "min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "call_timeout":
+	case "min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "max_ctx", "call_timeout":
 		return "deliberation." + key
 	}
 	return key
@@ -297,6 +298,7 @@ func (f *File) Settings() engine.Settings {
 		MinRounds: f.Deliberation.MinRounds, MaxRounds: f.Deliberation.MaxRounds,
 		Credits: f.Deliberation.Credits, Seed: f.Deliberation.Seed,
 		ReasoningChars: f.Deliberation.ReasoningChars, ProposalChars: f.Deliberation.ProposalChars,
+		MaxCtx:      f.Deliberation.MaxCtx,
 		CallTimeout: f.Deliberation.CallTimeout.Duration,
 		Stop:        f.Stopping, Gate: f.Gate, Review: f.Review,
 		Sampling: engine.SamplingSettings{

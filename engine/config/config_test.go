@@ -37,6 +37,8 @@ func TestErrorsNameFileLineKey(t *testing.T) {
 		{"bad theme", "[tui]\ntheme = \"neon\"\n", "use dark, light or high-contrast", 2},
 		{"bad keep_alive", "[ollama]\nkeep_alive = \"forever\"\n", "duration", 2},
 		{"bad think", "[sampling.review]\n\nthink = \"hard\"\n", "sampling.review.think: unknown value \"hard\"", 3},
+		{"max_ctx below num_ctx", "[deliberation]\nmax_ctx = 4096\n", "deliberation.max_ctx: is 4096, below sampling.propose.num_ctx (8192)", 2},
+		{"negative max_ctx", "[deliberation]\n\nmax_ctx = -1\n", "deliberation.max_ctx: must be zero", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.toml), "my.toml")

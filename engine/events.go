@@ -97,6 +97,9 @@ type AgentInfo struct {
 	// "user" (a rebind); Reason is the broker's explanation.
 	BoundBy string `json:"bound_by,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// Options are the agent's own model options ([[agents]] think,
+	// think_budget, num_predict, …), which win over the phase's; nil: none.
+	Options *AgentOptions `json:"options,omitempty"`
 }
 
 // CallStats are the measurements of one model call.
@@ -111,6 +114,9 @@ type CallStats struct {
 	// ContextFull means the prompt filled the model's context window: the
 	// server will have cut it, so raise num_ctx (or lower proposal_chars).
 	ContextFull bool `json:"context_full,omitempty"`
+	// ThinkRetried: the first try spent its whole budget thinking with no
+	// answer, so the call was made again with thinking off.
+	ThinkRetried bool `json:"think_retried,omitempty"`
 }
 
 func statsOf(r models.Response, attempts int, numCtx int) CallStats {
@@ -123,6 +129,7 @@ func statsOf(r models.Response, attempts int, numCtx int) CallStats {
 		TokensPerSec: r.TokensPerSecond(),
 		Attempts:     attempts,
 		DoneReason:   r.DoneReason,
+		ThinkRetried: r.ThinkRetried,
 	}
 }
 
@@ -159,6 +166,10 @@ type ProposalDone struct {
 	// shown to reviewers.
 	Thinking string    `json:"thinking,omitempty"`
 	Stats    CallStats `json:"stats"`
+	// NoAnswer, when set, is why the proposal has no text (NoAnswerThinking:
+	// the model spent its budget thinking, twice); such a proposal sits out
+	// the round's review and vote.
+	NoAnswer string `json:"no_answer,omitempty"`
 }
 
 // Verdicts a reviewer may give a claim.

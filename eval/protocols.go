@@ -161,8 +161,9 @@ const baselineSystem = `You are a careful expert. Reason step by step, check you
 
 // ask makes one streamed call for an agent and reports it as events.
 func (env *Env) ask(ctx context.Context, em *emitter, a engine.AgentInfo, round int, msgs []models.Message) Reply {
-	req := models.Request{Host: a.Host, Model: a.Model, Messages: msgs, Options: env.Settings.Sampling.Propose}
-	resp, err := env.Backend.Chat(ctx, req, func(t string) {
+	// As the engine calls: the agent's own think and budgets, thinking
+	// budgeted apart from the answer.
+	resp, err := engine.Ask(ctx, env.Backend, a, msgs, nil, env.Settings.Sampling.Propose, func(t string) {
 		em.emit(&engine.Token{Text: t}, engine.KindToken, round, engine.PhasePropose, a.ID)
 	})
 	if err == nil && ctx.Err() != nil {

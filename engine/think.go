@@ -175,6 +175,10 @@ func thinkProblem(ctx context.Context, b models.Backend, a AgentInfo, s Sampling
 	if !caps.Known() {
 		return ""
 	}
+	host := hostOr(a.Host)
+	if caps.Host != "" {
+		host = caps.Host
+	}
 	for _, ph := range []struct {
 		name string
 		o    models.Options
@@ -189,12 +193,12 @@ func thinkProblem(ctx context.Context, b models.Backend, a AgentInfo, s Sampling
 		}
 		if !caps.CanThink() {
 			return fmt.Sprintf("%s: model %s on %s cannot think (its capabilities are [%s], without \"thinking\") but %s = %q: remove that key or set it to \"false\"",
-				a.ID, a.Model, hostOr(a.Host), strings.Join(caps.Capabilities, ", "), where, t)
+				a.ID, a.Model, host, strings.Join(caps.Capabilities, ", "), where, t)
 		}
 		if slices.Contains(models.ThinkLevels, t) {
 			if ok, unknown := caps.TakesLevels(); !ok && !unknown {
 				return fmt.Sprintf("%s: model %s on %s (family %s) takes think = \"true\" or \"false\", not a level, but %s = %q: levels low, medium and high are for gpt-oss only; set it to \"true\"",
-					a.ID, a.Model, hostOr(a.Host), caps.Family, where, t)
+					a.ID, a.Model, host, caps.Family, where, t)
 			}
 		}
 	}

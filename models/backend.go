@@ -121,6 +121,8 @@ type Capabilities struct {
 	Parser string `json:"parser,omitempty"`
 	// ContextLength is the model's trained context, 0 when unknown.
 	ContextLength int `json:"context_length,omitempty"`
+	// Host is the server that answered, host:port.
+	Host string `json:"host,omitempty"`
 }
 
 // Known says whether the server listed capabilities at all.

@@ -330,7 +330,7 @@ func (o *Ollama) Capabilities(ctx context.Context, host, model string) (Capabili
 	if err != nil {
 		return Capabilities{}, classify(err, key, model)
 	}
-	got = Capabilities{Family: show.Details.Family, Parser: show.Parser, ContextLength: contextLength(show.ModelInfo)}
+	got = Capabilities{Family: show.Details.Family, Parser: show.Parser, ContextLength: contextLength(show.ModelInfo), Host: key}
 	for _, cp := range show.Capabilities {
 		got.Capabilities = append(got.Capabilities, string(cp))
 	}

@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nsed/nsed/internal/fakeollama"
+	"github.com/nsed/nsed/internal/testenv"
 	"github.com/nsed/nsed/models"
 	"github.com/ollama/ollama/api"
 )
@@ -366,5 +369,58 @@ func TestAgentOptionsOverPhase(t *testing.T) {
 	}
 	if (AgentInfo{}).OptionsFor(phase) != phase {
 		t.Fatal("no agent options must leave the phase's")
+	}
+}
+
+// countingOllama counts chat calls, keeping models.Ollama's checks.
+type countingOllama struct {
+	*models.Ollama
+	mu    sync.Mutex
+	chats int
+}
+
+func (c *countingOllama) Chat(ctx context.Context, req models.Request, fn models.TokenFunc) (models.Response, error) {
+	c.mu.Lock()
+	c.chats++
+	c.mu.Unlock()
+	return c.Ollama.Chat(ctx, req, fn)
+}
+
+// On the real server: a think setting on a model whose capabilities lack
+// thinking (smollm2) is refused before any proposal, saying so.
+func TestRealThinkRefusedUpFront(t *testing.T) {
+	host, model := testenv.RealModel(t)
+	o, err := models.NewOllama(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps, err := o.Capabilities(context.Background(), host, model)
+	if err != nil || !caps.Known() || caps.CanThink() {
+		t.Fatalf("%s's capabilities %+v (err %v): want known, without thinking", model, caps, err)
+	}
+	be := &countingOllama{Ollama: o}
+	agents := team(model, model)
+	agents[1].Options = &AgentOptions{Think: "true"}
+	rec := &recorder{}
+	r, err := New(Config{Question: "What is 2+2?", Agents: agents, Settings: twoRounds(), Backend: be, Sink: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background())
+	if err == nil || res.Ended.Status != StatusFailed || res.Ended.Rounds != 0 {
+		t.Fatalf("err %v, status %s after %d rounds", err, res.Ended.Status, res.Ended.Rounds)
+	}
+	for _, w := range []string{model, "think in agent-2's [[agents]] table", `"true"`, "[completion]", `without "thinking"`, `set it to "false"`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("message lacks %q: %s", w, err)
+		}
+	}
+	if be.chats != 0 {
+		t.Fatalf("%d chat calls before refusing", be.chats)
+	}
+	for _, e := range rec.events() {
+		if _, ok := e.(*PhaseStarted); ok {
+			t.Fatal("a phase started")
+		}
 	}
 }

@@ -55,6 +55,14 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests []api.ChatRequest
+	shows    int
+}
+
+// Shows is how many /api/show requests the server has answered.
+func (s *Server) Shows() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shows
 }
 
 // New starts a server with the given models (name → model), stopped when
@@ -116,6 +124,9 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = req.Name
 	}
+	s.mu.Lock()
+	s.shows++
+	s.mu.Unlock()
 	m, ok := s.model(name)
 	if !ok {
 		fail(w, http.StatusNotFound, fmt.Sprintf("model '%s' not found", name))

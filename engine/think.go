@@ -187,17 +187,17 @@ func thinkProblem(ctx context.Context, b models.Backend, a AgentInfo, s Sampling
 		if t == "" || t == "false" {
 			continue
 		}
-		where := fmt.Sprintf("[sampling.%s] think", ph.name)
+		where := fmt.Sprintf("[sampling.%s]", ph.name)
 		if a.Options != nil && a.Options.Think != "" {
-			where = fmt.Sprintf("think in %s's [[agents]] table", a.ID)
+			where = fmt.Sprintf("%s's [[agents]] table", a.ID)
 		}
 		if !caps.CanThink() {
-			return fmt.Sprintf("%s: model %s on %s cannot think (its capabilities are [%s], without \"thinking\") but %s = %q: remove that key or set it to \"false\"",
+			return fmt.Sprintf("%s: model %s on %s cannot think (its capabilities are [%s], without \"thinking\") but %s sets think = %q: remove that think key or set it to \"false\"",
 				a.ID, a.Model, host, strings.Join(caps.Capabilities, ", "), where, t)
 		}
 		if slices.Contains(models.ThinkLevels, t) {
 			if ok, unknown := caps.TakesLevels(); !ok && !unknown {
-				return fmt.Sprintf("%s: model %s on %s (family %s) takes think = \"true\" or \"false\", not a level, but %s = %q: levels low, medium and high are for gpt-oss only; set it to \"true\"",
+				return fmt.Sprintf("%s: model %s on %s (family %s) takes think = \"true\" or \"false\", not a level, but %s sets think = %q: levels low, medium and high are for gpt-oss only; set it to \"true\"",
 					a.ID, a.Model, host, caps.Family, where, t)
 			}
 		}

@@ -179,11 +179,11 @@ func TestThinkingRanOutRetriedWithThinkOff(t *testing.T) {
 // answer (thinking ran out)": the proposal sits out, a review abstains.
 func TestThinkingRanOutRecorded(t *testing.T) {
 	srv := fakeollama.New(t, map[string]fakeollama.Model{
-		"gpt-oss:20b": {Capabilities: capsThinking, Family: "gptoss", Levels: true, Respond: answerer(20000)},
+		"gpt-oss:20b": {Capabilities: capsThinking, Family: "gptoss", Levels: true, Respond: answerer(6000)},
 		// proposes fine, thinks forever over reviews
 		"qwen3:8b": {Capabilities: capsThinking, Family: "qwen3", Levels: false, ThinksByDefault: true, Respond: func(req *api.ChatRequest) fakeollama.Reply {
 			if len(req.Format) > 0 && (req.Think == nil || req.Think.Bool()) {
-				return fakeollama.Reply{Thinking: thinkWords(20000), Content: reviewJSON(req.Format)}
+				return fakeollama.Reply{Thinking: thinkWords(6000), Content: reviewJSON(req.Format)}
 			}
 			if len(req.Format) > 0 {
 				return fakeollama.Reply{} // nothing without thinking either
@@ -300,7 +300,7 @@ func TestThinkRefusedUpFront(t *testing.T) {
 		{"agent true on gemma3", []string{"qwen3:8b", "gemma3:12b"}, AgentOptions{Think: "true"}, "",
 			[]string{"agent-2", "gemma3:12b", srv.Host, `"true"`, "[completion, vision]", `without "thinking"`, "agent-2's [[agents]] table", `"false"`}},
 		{"phase level on gemma3", []string{"gemma3:12b", "gemma3:12b"}, AgentOptions{}, "low",
-			[]string{"agent-1", "gemma3:12b", "[sampling.review] think", `"low"`, "remove that key"}},
+			[]string{"agent-1", "gemma3:12b", "[sampling.review] sets think", `"low"`, "remove that think key"}},
 		{"level on qwen3", []string{"gemma3:12b", "qwen3:8b"}, AgentOptions{Think: "high"}, "",
 			[]string{"agent-2", "qwen3:8b", "family qwen3", `"high"`, "gpt-oss only", `set it to "true"`}},
 	}
@@ -410,7 +410,7 @@ func TestRealThinkRefusedUpFront(t *testing.T) {
 	if err == nil || res.Ended.Status != StatusFailed || res.Ended.Rounds != 0 {
 		t.Fatalf("err %v, status %s after %d rounds", err, res.Ended.Status, res.Ended.Rounds)
 	}
-	for _, w := range []string{model, "think in agent-2's [[agents]] table", `"true"`, "[completion]", `without "thinking"`, `set it to "false"`} {
+	for _, w := range []string{model, "agent-2's [[agents]] table sets think", `"true"`, "[completion]", `without "thinking"`, `set it to "false"`} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("message lacks %q: %s", w, err)
 		}
@@ -422,5 +422,31 @@ func TestRealThinkRefusedUpFront(t *testing.T) {
 		if _, ok := e.(*PhaseStarted); ok {
 			t.Fatal("a phase started")
 		}
+	}
+}
+
+// A rebind to a model that cannot take the agent's think is refused with
+// the same message; the old binding stays.
+func TestRebindRefusesThinkTheModelCannotTake(t *testing.T) {
+	srv := fakeollama.New(t, map[string]fakeollama.Model{
+		"qwen3:8b":   {Capabilities: capsThinking, Family: "qwen3", Respond: answerer(0)},
+		"gemma3:12b": {Capabilities: capsPlain, Family: "gemma3", Respond: answerer(0)},
+	})
+	o, err := models.NewOllama(srv.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents := team("qwen3:8b", "qwen3:8b")
+	agents[0].Options = &AgentOptions{Think: "true"}
+	r, err := New(Config{Question: "q?", Agents: agents, Settings: twoRounds(), Backend: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Rebind(context.Background(), "agent-1", "gemma3:12b", "")
+	if err == nil || !strings.Contains(err.Error(), `without "thinking"`) || !strings.Contains(err.Error(), "the old binding stays") {
+		t.Fatalf("rebind: %v", err)
+	}
+	if err := r.Rebind(context.Background(), "agent-2", "gemma3:12b", ""); err != nil {
+		t.Fatalf("agent-2 sets no think: %v", err)
 	}
 }

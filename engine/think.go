@@ -96,9 +96,15 @@ func promptTokens(msgs []models.Message) int {
 // grows to hold prompt + thinking + answer (never past the model's trained
 // context). think = "false" on a model that cannot think is not sent: it is
 // the model's only way anyway, and old servers refuse any think value there.
+// think left out on a model that can think is sent as "true": recent
+// servers think by default anyway, and older ones (v0.11) would otherwise
+// let the thinking run inline into the answer, where reviewers would read it.
 func thinkOptions(o models.Options, caps models.Capabilities, msgs []models.Message) (models.Options, bool) {
 	if o.Think == "false" && caps.Known() && !caps.CanThink() {
 		o.Think = ""
+	}
+	if o.Think == "" && caps.CanThink() {
+		o.Think = "true"
 	}
 	if !thinks(o.Think, caps) {
 		return o, false

@@ -133,6 +133,9 @@ func TestThinkingModelGetsItsOwnBudget(t *testing.T) {
 		}
 	}
 	for _, req := range srv.Requests() {
+		if req.Think == nil || req.Think.Value != true {
+			t.Fatalf("think left out on a thinking model was sent as %v, want true", req.Think)
+		}
 		np, nc := num(req, "num_predict"), num(req, "num_ctx")
 		if np != 1024+4096 {
 			t.Fatalf("num_predict %d, want answer 1024 + think_budget 4096", np)

@@ -664,7 +664,7 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 			}
 			p := &proposal{agent: a.ID, text: resp.Content, answer: ExtractAnswer(resp.Content)}
 			pd := &ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Thinking: resp.Thinking, Stats: statsOf(resp, 1, s.Sampling.Propose.NumCtx)}
-			if ranOut(resp) {
+			if RanOut(resp) {
 				// Nothing to review: the agent sits the round out, and says why.
 				pd.NoAnswer = NoAnswerThinking
 				errs[i] = fmt.Errorf("%s (%s): %s: raise think_budget or num_predict", a.ID, a.Model, NoAnswerThinking)
@@ -773,7 +773,7 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 					rd.Reason, rd.Raw = "call failed: "+err.Error(), ""
 					continue
 				}
-				if ranOut(resp) {
+				if RanOut(resp) {
 					// Asked again with thinking off already: another try
 					// would think the same way.
 					rd.Reason, rd.Raw = NoAnswerThinking+": raise think_budget or num_predict", ""

@@ -139,8 +139,8 @@ func capsOf(ctx context.Context, b models.Backend, host, model string) models.Ca
 	return caps
 }
 
-// ranOut says a reply spent its budget thinking and has no answer.
-func ranOut(resp models.Response) bool {
+// RanOut says a reply spent its budget thinking and has no answer.
+func RanOut(resp models.Response) bool {
 	return strings.TrimSpace(resp.Content) == "" && resp.Thinking != ""
 }
 
@@ -149,13 +149,13 @@ func ranOut(resp models.Response) bool {
 // that spent everything thinking asked again once with thinking off (gpt-oss,
 // which cannot stop thinking, at "low"). The returned response keeps the
 // first try's thinking and counts both tries' tokens; its ThinkRetried says
-// a retry was made. When the retry too has no answer, ranOut(resp) holds.
+// a retry was made. When the retry too has no answer, RanOut(resp) holds.
 func Ask(ctx context.Context, b models.Backend, a AgentInfo, msgs []models.Message, format []byte, phase models.Options, onToken models.TokenFunc) (models.Response, error) {
 	caps := capsOf(ctx, b, a.Host, a.Model)
 	opts, _ := thinkOptions(a.OptionsFor(phase), caps, msgs)
 	req := models.Request{Host: a.Host, Model: a.Model, Messages: msgs, Format: format, Options: opts}
 	resp, err := b.Chat(ctx, req, onToken)
-	if err != nil || !ranOut(resp) || ctx.Err() != nil {
+	if err != nil || !RanOut(resp) || ctx.Err() != nil {
 		return resp, err
 	}
 	req.Options.Think = "false"

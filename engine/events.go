@@ -97,6 +97,9 @@ type AgentInfo struct {
 	// "user" (a rebind); Reason is the broker's explanation.
 	BoundBy string `json:"bound_by,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// Options are the agent's own model options ([[agents]] think,
+	// think_budget, num_predict, …), which win over the phase's; nil: none.
+	Options *AgentOptions `json:"options,omitempty"`
 }
 
 // CallStats are the measurements of one model call.
@@ -117,6 +120,9 @@ type CallStats struct {
 	// ContextWarning says the prompt could not fit even at max_ctx (the
 	// server cuts it) and what to change; empty when it fit.
 	ContextWarning string `json:"context_warning,omitempty"`
+	// ThinkRetried: the first try spent its whole budget thinking with no
+	// answer, so the call was made again with thinking off.
+	ThinkRetried bool `json:"think_retried,omitempty"`
 }
 
 func statsOf(r models.Response, attempts int, numCtx int) CallStats {
@@ -129,6 +135,7 @@ func statsOf(r models.Response, attempts int, numCtx int) CallStats {
 		TokensPerSec: r.TokensPerSecond(),
 		Attempts:     attempts,
 		DoneReason:   r.DoneReason,
+		ThinkRetried: r.ThinkRetried,
 	}
 }
 
@@ -169,6 +176,10 @@ type ProposalDone struct {
 	// ("addresses reviewers", "score request", "fence imitation", …). The
 	// text is not changed; reviewers are told to disregard such text.
 	Flags []string `json:"flags,omitempty"`
+	// NoAnswer, when set, is why the proposal has no text (NoAnswerThinking:
+	// the model spent its budget thinking, twice); such a proposal sits out
+	// the round's review and vote.
+	NoAnswer string `json:"no_answer,omitempty"`
 }
 
 // Verdicts a reviewer may give a claim.

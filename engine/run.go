@@ -261,6 +261,9 @@ func (r *Run) Rebind(ctx context.Context, agent, model, host string) error {
 			return fmt.Errorf("rebind %s to %s: %w (the old binding stays)", agent, model, err)
 		}
 	}
+	if why := thinkProblem(ctx, r.cfg.Backend, next, r.cfg.Settings.Sampling); why != "" {
+		return fmt.Errorf("rebind %s to %s: %s (the old binding stays)", agent, model, why)
+	}
 	r.ctl.Lock()
 	r.rebinds[agent] = next
 	r.pins[agent] = next
@@ -511,6 +514,11 @@ func (r *Run) preflight(ctx context.Context) error {
 			err = c.CheckModel(ctx, a.Host, a.Model)
 			checked[k] = err
 		}
+		if err == nil {
+			if why := thinkProblem(ctx, r.cfg.Backend, a, r.cfg.Settings.Sampling); why != "" {
+				err = errors.New(why)
+			}
+		}
 		if err != nil {
 			r.emit(&AgentFailed{Model: a.Model, Host: a.Host, Error: err.Error(), Fatal: true}, KindAgentFailed, 0, "", a.ID)
 			return err
@@ -559,9 +567,9 @@ func (r *Run) end(rounds int, won *roundWin, status, reason string, err error) R
 }
 
 // call runs one model call for an agent, streaming tokens as events and
-// recording its metrics.
+// recording its metrics. opts are the phase's; Ask lays the agent's own
+// over them, budgets thinking and retries an answer lost to thinking.
 func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msgs []models.Message, format []byte, opts models.Options) (models.Response, error) {
-	req := models.Request{Host: a.Host, Model: a.Model, Messages: msgs, Format: format, Options: opts}
 	start := time.Now()
 	var first time.Duration
 	callCtx := ctx
@@ -570,7 +578,7 @@ func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msg
 		callCtx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	resp, err := r.cfg.Backend.Chat(callCtx, req, func(text string) {
+	resp, err := Ask(callCtx, r.cfg.Backend, a, msgs, format, opts, func(text string) {
 		if first == 0 {
 			first = time.Since(start)
 		}
@@ -685,11 +693,21 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 				return
 			}
 			p := &proposal{agent: a.ID, text: resp.Content, answer: ExtractAnswer(resp.Content)}
+			pd := &ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Thinking: resp.Thinking, Stats: statsOf(resp, 1, s.Sampling.Propose.NumCtx)}
+			if RanOut(resp) {
+				// Nothing to review: the agent sits the round out, and says why.
+				pd.NoAnswer = NoAnswerThinking
+				errs[i] = fmt.Errorf("%s (%s): %s: raise think_budget or num_predict", a.ID, a.Model, NoAnswerThinking)
+				p = nil
+			}
 			out[i] = p
 			stats := statsOf(resp, 1, opts.NumCtx)
 			stats.NumCtx, stats.ContextWarning = opts.NumCtx, ctxWarn
-			r.emit(&ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Thinking: resp.Thinking, Stats: stats,
-				Flags: flagsOf(r.red.redact(cleanText(p.text)))}, KindProposalDone, round, PhasePropose, a.ID)
+			pd.Stats = stats
+			if p != nil {
+				pd.Flags = flagsOf(r.red.redact(cleanText(p.text)))
+			}
+			r.emit(pd, KindProposalDone, round, PhasePropose, a.ID)
 		}()
 	}
 	wg.Wait()
@@ -794,6 +812,12 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 					rd.Reason, rd.Raw = "call failed: "+err.Error(), ""
 					continue
 				}
+				if RanOut(resp) {
+					// Asked again with thinking off already: another try
+					// would think the same way.
+					rd.Reason, rd.Raw = NoAnswerThinking+": raise think_budget or num_predict", ""
+					break
+				}
 				evs, perr := parseReview(resp.Content, j.labels, s.Review)
 				if perr == nil {
 					rd.Evaluations, rd.Reason, rd.Raw = evs, "", ""
@@ -827,6 +851,7 @@ func addStats(a, b CallStats) CallStats {
 		PromptTokens: a.PromptTokens + b.PromptTokens, OutputTokens: a.OutputTokens + b.OutputTokens,
 		WallMS: a.WallMS + b.WallMS, LoadMS: a.LoadMS + b.LoadMS, TokensPerSec: b.TokensPerSec,
 		Attempts: b.Attempts, DoneReason: b.DoneReason, ContextFull: a.ContextFull || b.ContextFull,
+		ThinkRetried: a.ThinkRetried || b.ThinkRetried,
 	}
 }
 
@@ -889,7 +914,7 @@ func (r *Run) summariser(round int) summariser {
 		// The schema's bound keeps a weak model's reply complete JSON within
 		// its token limit: never ask for more characters than it may write.
 		limit := maxChars
-		if np := s.Sampling.Summary.NumPredict; np > 0 && np-32 < limit {
+		if np := a.OptionsFor(s.Sampling.Summary).NumPredict; np > 0 && np-32 < limit {
 			limit = max(16, np-32)
 		}
 		schema := fmt.Appendf(nil, `{"type":"object","properties":{"summary":{"type":"string","maxLength":%d}},"required":["summary"]}`, limit)

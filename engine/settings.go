@@ -101,9 +101,9 @@ func DefaultSettings() Settings {
 		Gate:           GateSettings{BudgetTokens: 600, Gamma: 0.7, DropBelow: 0.15, Summarise: true, SynthesisRole: "synthesiser"},
 		Review:         ReviewSettings{MaxClaims: 2, ClaimChars: 100, CritiqueChars: 200, Retries: 1},
 		Sampling: SamplingSettings{
-			Propose: models.Options{Temperature: t(0.7), NumPredict: 1024, NumCtx: 8192},
-			Review:  models.Options{Temperature: t(0.2), NumPredict: 1024, NumCtx: 8192},
-			Summary: models.Options{Temperature: t(0.2), NumPredict: 512, NumCtx: 8192},
+			Propose: models.Options{Temperature: t(0.7), NumPredict: 1024, NumCtx: 8192, ThinkBudget: 4096},
+			Review:  models.Options{Temperature: t(0.2), NumPredict: 1024, NumCtx: 8192, ThinkBudget: 4096},
+			Summary: models.Options{Temperature: t(0.2), NumPredict: 512, NumCtx: 8192, ThinkBudget: 1024},
 		},
 	}
 }

@@ -135,8 +135,11 @@ func (e *emitter) start(question string, agents []engine.AgentInfo, s engine.Set
 }
 
 func (e *emitter) proposal(r Reply) {
-	e.emit(&engine.ProposalDone{Model: r.Model, Text: r.Text, Answer: r.Answer, Stats: callStats(r.Resp)},
-		engine.KindProposalDone, r.Round, engine.PhasePropose, r.Agent)
+	pd := &engine.ProposalDone{Model: r.Model, Text: r.Text, Answer: r.Answer, Thinking: r.Resp.Thinking, Stats: callStats(r.Resp)}
+	if engine.RanOut(r.Resp) {
+		pd.NoAnswer = engine.NoAnswerThinking
+	}
+	e.emit(pd, engine.KindProposalDone, r.Round, engine.PhasePropose, r.Agent)
 }
 
 func (e *emitter) end(o *Outcome, rounds int) {
@@ -150,7 +153,7 @@ func (e *emitter) end(o *Outcome, rounds int) {
 
 func callStats(r models.Response) engine.CallStats {
 	return engine.CallStats{PromptTokens: r.PromptTokens, OutputTokens: r.OutputTokens, WallMS: ms(r.Wall),
-		LoadMS: ms(r.Load), TokensPerSec: r.TokensPerSecond(), Attempts: 1, DoneReason: r.DoneReason}
+		LoadMS: ms(r.Load), TokensPerSec: r.TokensPerSecond(), Attempts: 1, DoneReason: r.DoneReason, ThinkRetried: r.ThinkRetried}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -161,8 +164,9 @@ const baselineSystem = `You are a careful expert. Reason step by step, check you
 
 // ask makes one streamed call for an agent and reports it as events.
 func (env *Env) ask(ctx context.Context, em *emitter, a engine.AgentInfo, round int, msgs []models.Message) Reply {
-	req := models.Request{Host: a.Host, Model: a.Model, Messages: msgs, Options: env.Settings.Sampling.Propose}
-	resp, err := env.Backend.Chat(ctx, req, func(t string) {
+	// As the engine calls: the agent's own think and budgets, thinking
+	// budgeted apart from the answer.
+	resp, err := engine.Ask(ctx, env.Backend, a, msgs, nil, env.Settings.Sampling.Propose, func(t string) {
 		em.emit(&engine.Token{Text: t}, engine.KindToken, round, engine.PhasePropose, a.ID)
 	})
 	if err == nil && ctx.Err() != nil {

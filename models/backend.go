@@ -7,6 +7,7 @@ package models
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -31,7 +32,15 @@ type Options struct {
 	// level "low", "medium", "high" (gpt-oss); empty leaves the model's
 	// default. The thinking is returned apart from the reply.
 	Think string `json:"think,omitempty"`
+	// ThinkBudget is the tokens a call that may think gets for its
+	// thinking on top of NumPredict, which is then the answer's alone. It is
+	// not sent to the server: the engine adds it to NumPredict (and NumCtx)
+	// when the call may think (see engine.Ask).
+	ThinkBudget int `json:"think_budget,omitempty"`
 }
+
+// ThinkLevels are the Think values only gpt-oss takes.
+var ThinkLevels = []string{"low", "medium", "high"}
 
 // ThinkValues are the accepted values of Options.Think.
 var ThinkValues = []string{"", "true", "false", "low", "medium", "high"}
@@ -64,6 +73,9 @@ type Response struct {
 	PromptEval time.Duration `json:"prompt_eval_ns,omitempty"`
 	Eval       time.Duration `json:"eval_ns,omitempty"`
 	Wall       time.Duration `json:"wall_ns"`
+	// ThinkRetried says the reply came from a second try with thinking off,
+	// the first having spent its whole budget thinking with no answer.
+	ThinkRetried bool `json:"think_retried,omitempty"`
 }
 
 // TokensPerSecond is the generation speed the server reported, or the
@@ -95,4 +107,57 @@ type Backend interface {
 // validate rebinds.
 type Checker interface {
 	CheckModel(ctx context.Context, host, model string) error
+}
+
+// Capabilities is what a server says a model can do (Ollama's /api/show).
+type Capabilities struct {
+	// Capabilities as the server lists them: "completion", "thinking",
+	// "vision", "tools", … Empty when the server does not say (old servers).
+	Capabilities []string `json:"capabilities,omitempty"`
+	// Family is the model family from the details ("qwen3", "gptoss", …).
+	Family string `json:"family,omitempty"`
+	// Parser is the server's output parser for the model ("harmony" for
+	// gpt-oss on recent servers), empty when it does not say.
+	Parser string `json:"parser,omitempty"`
+	// ContextLength is the model's trained context, 0 when unknown.
+	ContextLength int `json:"context_length,omitempty"`
+	// Host is the server that answered, host:port.
+	Host string `json:"host,omitempty"`
+}
+
+// Known says whether the server listed capabilities at all.
+func (c Capabilities) Known() bool { return len(c.Capabilities) > 0 }
+
+// Has says whether the model lists capability name.
+func (c Capabilities) Has(name string) bool {
+	for _, x := range c.Capabilities {
+		if x == name {
+			return true
+		}
+	}
+	return false
+}
+
+// CanThink says whether the model can think (the "thinking" capability).
+func (c Capabilities) CanThink() bool { return c.Has("thinking") }
+
+// TakesLevels says whether the model takes think levels (low, medium,
+// high): Ollama accepts them only for gpt-oss (the harmony parser).
+// unknown is true when the server told neither family nor parser.
+func (c Capabilities) TakesLevels() (ok, unknown bool) {
+	if c.Parser == "harmony" {
+		return true, false
+	}
+	f := strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(c.Family))
+	if f == "" && c.Parser == "" {
+		return false, true
+	}
+	return f == "gptoss", false
+}
+
+// CapabilityReader is implemented by backends that can say what a model
+// supports; the engine uses it to refuse settings a model cannot take
+// before a run starts, and to budget thinking.
+type CapabilityReader interface {
+	Capabilities(ctx context.Context, host, model string) (Capabilities, error)
 }

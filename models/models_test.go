@@ -146,7 +146,7 @@ func TestOllamaTelemetryAndErrors(t *testing.T) {
 	if _, err := o.Chat(ctx, Request{Model: model, Messages: []Message{{Role: "user", Content: "x"}}, Options: Options{NumPredict: 4, Think: "false"}}, nil); err != nil {
 		t.Fatalf("think=false: %v", err)
 	}
-	if _, err := o.Chat(ctx, Request{Model: model, Messages: []Message{{Role: "user", Content: "x"}}, Options: Options{NumPredict: 4, Think: "high"}}, nil); err == nil || !strings.Contains(err.Error(), "leave `think` out of [sampling]") {
+	if _, err := o.Chat(ctx, Request{Model: model, Messages: []Message{{Role: "user", Content: "x"}}, Options: Options{NumPredict: 4, Think: "high"}}, nil); err == nil || !strings.Contains(err.Error(), "remove `think` from its [[agents]] table") {
 		t.Fatalf("think=high on a model that cannot think: %v", err)
 	}
 	if err := o.CheckModel(ctx, "127.0.0.1:9", model); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "ollama serve") {

@@ -27,6 +27,9 @@ type Ollama struct {
 	clients map[string]*api.Client
 	first   string
 	http    *http.Client
+
+	capsMu sync.Mutex
+	caps   map[[2]string]Capabilities // host, model → what /api/show said
 }
 
 // NewOllama returns a backend for the given hosts ("host:port" or URLs).
@@ -251,7 +254,10 @@ func classify(err error, host, model string) error {
 		return &ModelNotFoundError{Host: host, Model: model}
 	}
 	if errors.As(err, &se) && strings.Contains(se.ErrorMessage, "does not support thinking") {
-		return fmt.Errorf("model %s on %s does not think: leave `think` out of [sampling] in nsed.toml, or set it to \"false\" (%w)", model, host, err)
+		return fmt.Errorf("model %s on %s does not think: remove `think` from its [[agents]] table and from [sampling.*] in nsed.toml, or set it to \"false\" (%w)", model, host, err)
+	}
+	if errors.As(err, &se) && strings.Contains(se.ErrorMessage, "think value") && strings.Contains(se.ErrorMessage, "not supported") {
+		return fmt.Errorf("model %s on %s takes no think level (low, medium and high are for gpt-oss): set think = \"true\" or \"false\" in its [[agents]] table or [sampling.*] (%w)", model, host, err)
 	}
 	var ne net.Error
 	var oe *net.OpError
@@ -303,6 +309,52 @@ func (o *Ollama) CheckModel(ctx context.Context, host, model string) error {
 	return cerr
 }
 
+// Capabilities implements CapabilityReader from /api/show, asked once per
+// host and model (a model's capabilities do not change while it is
+// installed; failures are not cached).
+func (o *Ollama) Capabilities(ctx context.Context, host, model string) (Capabilities, error) {
+	c, key, err := o.client(host)
+	if err != nil {
+		return Capabilities{}, err
+	}
+	k := [2]string{key, model}
+	o.capsMu.Lock()
+	got, ok := o.caps[k]
+	o.capsMu.Unlock()
+	if ok {
+		return got, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	show, err := c.Show(ctx, &api.ShowRequest{Model: model})
+	if err != nil {
+		return Capabilities{}, classify(err, key, model)
+	}
+	got = Capabilities{Family: show.Details.Family, Parser: show.Parser, ContextLength: contextLength(show.ModelInfo), Host: key}
+	for _, cp := range show.Capabilities {
+		got.Capabilities = append(got.Capabilities, string(cp))
+	}
+	o.capsMu.Lock()
+	if o.caps == nil {
+		o.caps = map[[2]string]Capabilities{}
+	}
+	o.caps[k] = got
+	o.capsMu.Unlock()
+	return got, nil
+}
+
+// contextLength reads "<arch>.context_length" from /api/show's model_info.
+func contextLength(info map[string]any) int {
+	for k, v := range info {
+		if strings.HasSuffix(k, ".context_length") {
+			if f, ok := v.(float64); ok {
+				return int(f)
+			}
+		}
+	}
+	return 0
+}
+
 // Models lists a host's installed models with their telemetry: /api/tags
 // for what is installed, /api/ps for what is loaded and how much memory it
 // holds, /api/show for the context length.
@@ -334,14 +386,8 @@ func (o *Ollama) Models(ctx context.Context, host string, meter *Meter) ([]Model
 			mi.Loaded, mi.LoadedBytes, mi.VRAMBytes, mi.ExpiresAt = true, r.Size, r.SizeVRAM, r.ExpiresAt
 			mi.ContextLength = r.ContextLength
 		}
-		if show, err := c.Show(ctx, &api.ShowRequest{Model: m.Name}); err == nil {
-			for k, v := range show.ModelInfo {
-				if strings.HasSuffix(k, ".context_length") && mi.ContextLength == 0 {
-					if f, ok := v.(float64); ok {
-						mi.ContextLength = int(f)
-					}
-				}
-			}
+		if show, err := c.Show(ctx, &api.ShowRequest{Model: m.Name}); err == nil && mi.ContextLength == 0 {
+			mi.ContextLength = contextLength(show.ModelInfo)
 		}
 		if meter != nil {
 			mi.Measured = o.measured(meter, key, m.Name)

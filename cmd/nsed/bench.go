@@ -264,8 +264,15 @@ func runBench(ctx context.Context, io stdio, f *benchFlags, dark bool) error {
 	case eval.FormatDarkBench:
 		judge := agents[0]
 		judge.ID = "judge"
-		if f.judge != "" {
-			judge.Model = f.judge
+		if f.judge != "" && f.judge != judge.Model {
+			// The judge takes the think settings of an agent on its model,
+			// else the model's defaults: another model's would not fit.
+			judge.Model, judge.Options = f.judge, nil
+			for _, a := range agents {
+				if a.Model == f.judge {
+					judge.Options = a.Options
+				}
+			}
 		}
 		if checker != nil {
 			if err := checker.CheckModel(ctx, judge.Host, judge.Model); err != nil {

@@ -66,8 +66,16 @@ func (p *printer) Emit(e engine.Event) {
 		p.streamed = map[string]int{}
 		fmt.Fprintf(p.w, "%s started\n", tag)
 	case *engine.ProposalDone:
-		fmt.Fprintf(p.w, "%s %s proposed: %d tok, %.0f tok/s, answer: %s\n", tag, h.Agent,
-			ev.Stats.OutputTokens, ev.Stats.TokensPerSec, oneLine(ev.Answer, 80))
+		if ev.NoAnswer != "" {
+			fmt.Fprintf(p.w, "%s %s %s: %d tok, sits the round out\n", tag, h.Agent, ev.NoAnswer, ev.Stats.OutputTokens)
+			return
+		}
+		retried := ""
+		if ev.Stats.ThinkRetried {
+			retried = " (thinking ran out; retried with thinking off)"
+		}
+		fmt.Fprintf(p.w, "%s %s proposed: %d tok, %.0f tok/s, answer: %s%s\n", tag, h.Agent,
+			ev.Stats.OutputTokens, ev.Stats.TokensPerSec, oneLine(ev.Answer, 80), retried)
 		warnContext(p.w, tag, h.Agent, ev.Stats)
 	case *engine.ReviewDone:
 		if ev.Abstained {

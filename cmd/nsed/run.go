@@ -260,6 +260,9 @@ func bindModels(agents []engine.AgentInfo, list string) ([]engine.AgentInfo, err
 	for i, m := range names {
 		base := agents[i%len(agents)]
 		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: base.Role, Host: base.Host, Model: m, BoundBy: "flag"}
+		if i < len(agents) {
+			out[i].Options = base.Options // the slot's own think and budgets ([[agents]] keys) stay with it
+		}
 	}
 	return out, nil
 }

@@ -53,11 +53,30 @@ type Ollama struct {
 	KeepAlive Duration `toml:"keep_alive"`
 }
 
-// Agent binds one agent to a role and a model.
+// Agent binds one agent to a role and a model, with its own model options:
+// each one set wins over the same key of every [sampling.*] phase.
 type Agent struct {
 	Role  string `toml:"role"`
 	Model string `toml:"model"`
 	Host  string `toml:"host"`
+
+	Temperature *float64 `toml:"temperature"`
+	Seed        *int     `toml:"seed"`
+	TopP        *float64 `toml:"top_p"`
+	NumCtx      int      `toml:"num_ctx"`
+	NumPredict  int      `toml:"num_predict"`
+	Think       string   `toml:"think"`
+	ThinkBudget *int     `toml:"think_budget"`
+}
+
+// options are the agent's own model options, nil when it sets none.
+func (a Agent) options() *engine.AgentOptions {
+	o := engine.AgentOptions{Temperature: a.Temperature, Seed: a.Seed, TopP: a.TopP, NumCtx: a.NumCtx,
+		NumPredict: a.NumPredict, Think: a.Think, ThinkBudget: a.ThinkBudget}
+	if o == (engine.AgentOptions{}) {
+		return nil
+	}
+	return &o
 }
 
 // Deliberation holds the round-level knobs.
@@ -89,6 +108,9 @@ type Options struct {
 	// Think: "true", "false", or "low"/"medium"/"high" for reasoning models;
 	// empty leaves each model's default.
 	Think string `toml:"think"`
+	// ThinkBudget is the tokens for thinking on top of num_predict, given
+	// to calls that may think.
+	ThinkBudget int `toml:"think_budget"`
 }
 
 // Transcript says where runs are recorded.
@@ -249,6 +271,9 @@ func (f *File) Validate() error {
 				return f.errAt("agents", fmt.Sprintf("agent %d: %v", i+1, err))
 			}
 		}
+		if err := f.validAgentOptions(i, a); err != nil {
+			return err
+		}
 	}
 	for _, h := range f.Ollama.Hosts {
 		if _, err := models.NormalizeHost(h); err != nil {
@@ -259,9 +284,13 @@ func (f *File) Validate() error {
 		key, msg, _ := strings.Cut(err.Error(), ": ")
 		return f.errAt(tableOf(key), msg)
 	}
-	for phase, o := range map[string]Options{"propose": f.Sampling.Propose, "review": f.Sampling.Review, "summary": f.Sampling.Summary} {
+	for _, phase := range []string{"propose", "review", "summary"} {
+		o := map[string]Options{"propose": f.Sampling.Propose, "review": f.Sampling.Review, "summary": f.Sampling.Summary}[phase]
 		if !slices.Contains(models.ThinkValues, o.Think) {
-			return f.errAt("sampling."+phase+".think", fmt.Sprintf("unknown value %q: use true, false, low, medium or high (or leave it out)", o.Think))
+			return f.errAt("sampling."+phase+".think", thinkMsg(o.Think))
+		}
+		if o.ThinkBudget < 0 {
+			return f.errAt("sampling."+phase+".think_budget", fmt.Sprintf("must be 0 (no extra room for thinking) or more tokens, not %d", o.ThinkBudget))
 		}
 	}
 	switch f.TUI.Theme {
@@ -281,6 +310,71 @@ func (f *File) Validate() error {
 		}
 	}
 	return nil
+}
+
+// thinkMsg explains a bad think value.
+func thinkMsg(v string) string {
+	return fmt.Sprintf("unknown value %q: use \"true\" or \"false\" (qwen3, deepseek-r1, …), \"low\", \"medium\" or \"high\" (gpt-oss only), or leave it out for the model's default", v)
+}
+
+// validAgentOptions checks agent i's own model options.
+func (f *File) validAgentOptions(i int, a Agent) error {
+	switch {
+	case !slices.Contains(models.ThinkValues, a.Think):
+		return f.agentErrAt(i, "think", thinkMsg(a.Think))
+	case a.ThinkBudget != nil && *a.ThinkBudget < 0:
+		return f.agentErrAt(i, "think_budget", fmt.Sprintf("must be 0 (no extra room for thinking) or more tokens, not %d", *a.ThinkBudget))
+	case a.NumPredict < -2:
+		return f.agentErrAt(i, "num_predict", fmt.Sprintf("must be a positive token count (or -1: no limit), not %d", a.NumPredict))
+	case a.NumCtx < 0:
+		return f.agentErrAt(i, "num_ctx", fmt.Sprintf("must be a positive token count, not %d", a.NumCtx))
+	case a.Temperature != nil && (*a.Temperature < 0 || *a.Temperature > 2):
+		return f.agentErrAt(i, "temperature", fmt.Sprintf("must be in [0, 2], not %g", *a.Temperature))
+	case a.TopP != nil && (*a.TopP <= 0 || *a.TopP > 1):
+		return f.agentErrAt(i, "top_p", fmt.Sprintf("must be in (0, 1], not %g", *a.TopP))
+	}
+	return nil
+}
+
+// agentErrAt names the line of key in the i-th [[agents]] table of the
+// highest-precedence file that lists agents (the table's header when the
+// key is not written there).
+func (f *File) agentErrAt(i int, key, msg string) error {
+	k := fmt.Sprintf("agents[%d].%s", i+1, key)
+	for j := len(f.lines) - 1; j >= 0; j-- {
+		if l := agentLine(f.lines[j].data, i, key); l > 0 {
+			return &Error{File: f.lines[j].name, Line: l, Key: k, Msg: msg}
+		}
+	}
+	return f.errAt("agents", k+": "+msg)
+}
+
+// agentLine finds "key =" inside the i-th (0-based) [[agents]] table, or
+// that table's header; 0 when the data has fewer agents.
+func agentLine(data []byte, i int, key string) int {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	n, seen, header := 0, -1, 0
+	inside := false
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			if inside {
+				break
+			}
+			if strings.HasPrefix(line, "[[") && strings.Trim(strings.SplitN(line, "#", 2)[0], "[] ") == "agents" {
+				seen++
+				if seen == i {
+					inside, header = true, n
+				}
+			}
+			continue
+		}
+		if k, _, ok := strings.Cut(line, "="); inside && ok && strings.Trim(strings.TrimSpace(k), `"`) == key {
+			return n
+		}
+	}
+	return header
 }
 
 // tableOf maps a Settings key to where it lives in nsed.toml.
@@ -311,14 +405,14 @@ func (f *File) Settings() engine.Settings {
 }
 
 func (o Options) models(keepAlive time.Duration) models.Options {
-	return models.Options{Temperature: o.Temperature, Seed: o.Seed, TopP: o.TopP, NumCtx: o.NumCtx, NumPredict: o.NumPredict, KeepAlive: keepAlive, Think: o.Think}
+	return models.Options{Temperature: o.Temperature, Seed: o.Seed, TopP: o.TopP, NumCtx: o.NumCtx, NumPredict: o.NumPredict, KeepAlive: keepAlive, Think: o.Think, ThinkBudget: o.ThinkBudget}
 }
 
 // AgentInfos numbers the configured agents agent-1, agent-2, ….
 func (f *File) AgentInfos() []engine.AgentInfo {
 	out := make([]engine.AgentInfo, len(f.Agents))
 	for i, a := range f.Agents {
-		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: a.Role, Model: a.Model, Host: a.Host, BoundBy: "config"}
+		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: a.Role, Model: a.Model, Host: a.Host, BoundBy: "config", Options: a.options()}
 	}
 	return out
 }
@@ -454,7 +548,7 @@ func allowedKeys(key toml.Key) []string {
 	allowed := map[string][]string{
 		"":             {"ollama", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker"},
 		"ollama":       {"hosts", "keep_alive"},
-		"agents":       {"role", "model", "host"},
+		"agents":       {"role", "model", "host", "temperature", "seed", "top_p", "num_ctx", "num_predict", "think", "think_budget"},
 		"deliberation": {"min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "call_timeout"},
 		"stopping":     {"effort", "p_g", "p_v", "lambda", "beta", "patience"},
 		"gate":         {"budget_tokens", "gamma", "drop_below", "summarise", "synthesis_role"},
@@ -470,7 +564,7 @@ func allowedKeys(key toml.Key) []string {
 		parent = key[0]
 	}
 	if parent == "sampling" {
-		return []string{"temperature", "seed", "top_p", "num_ctx", "num_predict", "think"}
+		return []string{"temperature", "seed", "top_p", "num_ctx", "num_predict", "think", "think_budget"}
 	}
 	if parent == "roles" {
 		return allowed["roles"]

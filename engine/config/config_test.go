@@ -92,3 +92,94 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestAgentThinkAndBudgets(t *testing.T) {
+	f, err := Parse([]byte(`
+[[agents]]
+model = "gpt-oss:20b"
+think = "medium"
+think_budget = 8192
+
+[[agents]]
+model = "qwen3:8b"
+think = "true"
+num_predict = 2048
+temperature = 0.3
+
+[[agents]]
+model = "gemma3:12b"
+
+[sampling.review]
+think_budget = 0
+`), "team.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := f.AgentInfos()
+	if o := ag[0].Options; o == nil || o.Think != "medium" || o.ThinkBudget == nil || *o.ThinkBudget != 8192 {
+		t.Fatalf("agent 1 options %+v", o)
+	}
+	if o := ag[1].Options; o == nil || o.Think != "true" || o.NumPredict != 2048 || *o.Temperature != 0.3 || o.ThinkBudget != nil {
+		t.Fatalf("agent 2 options %+v", o)
+	}
+	if ag[2].Options != nil {
+		t.Fatalf("agent 3 sets nothing, has %+v", ag[2].Options)
+	}
+	s := f.Settings().Sampling
+	if s.Propose.ThinkBudget != 4096 || s.Review.ThinkBudget != 0 || s.Summary.ThinkBudget != 1024 {
+		t.Fatalf("phase think budgets %d %d %d", s.Propose.ThinkBudget, s.Review.ThinkBudget, s.Summary.ThinkBudget)
+	}
+	if got := ag[1].OptionsFor(s.Propose); got.Think != "true" || got.NumPredict != 2048 || got.ThinkBudget != 4096 {
+		t.Fatalf("agent 2 propose options %+v", got)
+	}
+}
+
+func TestAgentOptionErrorsNameLineKey(t *testing.T) {
+	two := "[[agents]]\nmodel = \"a\"\n\n[[agents]]\nmodel = \"b\"\n"
+	for _, tc := range []struct {
+		name, toml, want string
+		line             int
+	}{
+		{"think level typo", two + "think = \"hgih\"\n", `agents[2].think: unknown value "hgih": use "true" or "false" (qwen3, deepseek-r1, …), "low", "medium" or "high" (gpt-oss only)`, 6},
+		{"think on the first", "[[agents]]\nmodel = \"a\"\nthink = \"yes\"\n[[agents]]\nmodel = \"b\"\n", `agents[1].think: unknown value "yes"`, 3},
+		{"negative think budget", two + "\nthink_budget = -5\n", "agents[2].think_budget: must be 0 (no extra room for thinking) or more tokens", 7},
+		{"bad num_predict", two + "num_predict = -9\n", "agents[2].num_predict: must be a positive token count", 6},
+		{"bad temperature", two + "temperature = 3.0\n", "agents[2].temperature: must be in [0, 2]", 6},
+		{"unknown agent key", two + "thinking = \"true\"\n", "unknown key; allowed here: role, model, host, temperature, seed, top_p, num_ctx, num_predict, think, think_budget", 6},
+		{"phase think budget", "[sampling.propose]\nthink_budget = -1\n", "sampling.propose.think_budget: must be 0", 2},
+		{"phase think", "[sampling.propose]\nthink = \"on\"\n", `sampling.propose.think: unknown value "on": use "true" or "false"`, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.toml), "my.toml")
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v (%T), want *config.Error", err, err)
+			}
+			if ce.File != "my.toml" || ce.Line != tc.line || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %q (line %d), want my.toml line %d containing %q", err, ce.Line, tc.line, tc.want)
+			}
+		})
+	}
+}
+
+// paper.toml is the README's "Reproduce the paper" team.
+func TestPaperConfig(t *testing.T) {
+	f, err := Load(filepath.Join("..", "..", "paper.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"gpt-oss:20b": "medium", "qwen3:8b": "true", "gemma3:12b": ""}
+	ag := f.AgentInfos()
+	if len(ag) != 3 {
+		t.Fatalf("%d agents", len(ag))
+	}
+	for _, a := range ag {
+		think, ok := want[a.Model]
+		if !ok {
+			t.Fatalf("unexpected model %s", a.Model)
+		}
+		if got := a.OptionsFor(f.Settings().Sampling.Propose).Think; got != think {
+			t.Fatalf("%s: think %q, want %q", a.Model, got, think)
+		}
+	}
+}

@@ -37,6 +37,11 @@ type Model struct {
 	// ThinksByDefault makes the model think when the request leaves think
 	// unset (recent Ollama servers do this for models that can think).
 	ThinksByDefault bool
+	// Levels makes the model gpt-oss-like: it takes think levels "low",
+	// "medium", "high" (/api/show reports the "harmony" parser) and cannot
+	// stop thinking (true/false are ignored). Without it, a level is refused
+	// with Ollama's error, as for every model but gpt-oss.
+	Levels bool
 	// Respond answers a request; it may be called concurrently.
 	Respond func(req *api.ChatRequest) Reply
 }
@@ -50,6 +55,14 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests []api.ChatRequest
+	shows    int
+}
+
+// Shows is how many /api/show requests the server has answered.
+func (s *Server) Shows() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shows
 }
 
 // New starts a server with the given models (name → model), stopped when
@@ -111,12 +124,20 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = req.Name
 	}
+	s.mu.Lock()
+	s.shows++
+	s.mu.Unlock()
 	m, ok := s.model(name)
 	if !ok {
 		fail(w, http.StatusNotFound, fmt.Sprintf("model '%s' not found", name))
 		return
 	}
+	parser := ""
+	if m.Levels {
+		parser = "harmony"
+	}
 	writeJSON(w, map[string]any{
+		"parser":       parser,
 		"capabilities": m.Capabilities,
 		"details":      map[string]any{"family": m.Family, "parameter_size": "8B", "quantization_level": "Q4_K_M"},
 		"model_info":   map[string]any{"general.context_length": 32768},
@@ -151,7 +172,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		canThink = canThink || c == "thinking"
 	}
 	think := m.ThinksByDefault
-	if req.Think != nil {
+	if req.Think != nil && req.Think.IsString() && !m.Levels {
+		fail(w, http.StatusBadRequest, fmt.Sprintf("think value %q is not supported for this model", req.Think.String()))
+		return
+	}
+	if m.Levels && canThink {
+		think = true // gpt-oss cannot stop thinking: true/false are ignored
+	} else if req.Think != nil {
 		if !canThink && req.Think.Bool() {
 			fail(w, http.StatusBadRequest, fmt.Sprintf("%q does not support thinking", req.Model))
 			return

@@ -104,3 +104,20 @@ func TestNarrowKeepsWidth(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowStreamIsNotZero: three small-model reviewers on a CPU stream a
+// token every second or two between them. The status line must not read
+// "0 tok/s" while they do.
+func TestSlowStreamIsNotZero(t *testing.T) {
+	m := started()
+	m.Phase(1, engine.PhaseReview)
+	for i := range 8 {
+		at := t0.Add(time.Duration(i) * 1500 * time.Millisecond)
+		m.AddTokens(1, at)
+		m.SetNow(at.Add(100 * time.Millisecond))
+		v := ansi.Strip(m.View())
+		if strings.Contains(v, " 0 tok/s") || !strings.Contains(v, "tok/s") {
+			t.Fatalf("token %d at %v: %s", i, at.Sub(t0), strings.Split(v, "\n")[1])
+		}
+	}
+}

@@ -26,8 +26,10 @@ const (
 	Ended
 )
 
-// rateWindow is how far back the aggregate tokens/s looks.
-const rateWindow = 2 * time.Second
+// rateWindow is how far back the aggregate tokens/s looks: long enough
+// that small models on a shared CPU, which stream in bursts seconds apart,
+// do not read as 0 between bursts; short enough to follow a stall.
+const rateWindow = 5 * time.Second
 
 type sample struct {
 	at time.Time

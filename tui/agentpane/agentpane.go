@@ -152,8 +152,10 @@ func (m *Model) PhaseStarted(round int, phase engine.Phase, at time.Time) {
 // SetNow sets the clock the review's elapsed time is counted on (the
 // screen's tick in a live run, the recording's time in a replay).
 func (m *Model) SetNow(t time.Time) {
-	if m.st == Reviewing && !m.rv.start.IsZero() && clock(t.Sub(m.rv.start)) != clock(m.now.Sub(m.rv.start)) {
-		m.dirty = true
+	if m.ticking() {
+		old := m.elapsed()
+		m.now = t
+		m.dirty = m.dirty || clock(m.elapsed()) != clock(old)
 	}
 	m.now = t
 }
@@ -390,8 +392,8 @@ func (m *Model) statusLabel() string {
 // stats is "412 tok · 38.2 tok/s · 1st 0.41s" for the current call, or as
 // much of it as fits in w cells.
 func (m *Model) stats(w int) string {
-	if m.st == Reviewing {
-		return "" // the review's own lines show its counters
+	if m.st == Reviewing || m.st == Summarising {
+		return "" // the call's own lines show its counters
 	}
 	if m.tokens == 0 && m.latency == 0 {
 		return ""

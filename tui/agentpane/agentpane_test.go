@@ -287,3 +287,35 @@ func TestReviewLinesFit(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingAndSummarisingTick: a proposal with no token yet (a busy
+// server, a long prompt) and a summary in progress show their clocks, so
+// the pane moves while nothing else does.
+func TestWaitingAndSummarisingTick(t *testing.T) {
+	m := newPane(40, 10)
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	m.SetNow(t0.Add(65 * time.Second))
+	if v := view(m); !strings.Contains(v, "⏱ 01:05 · waiting for the first token") {
+		t.Fatalf("waiting proposal:\n%s", v)
+	}
+	m.AddTokens(engine.PhasePropose, "The train", 2, t0.Add(70*time.Second), t0.Add(71*time.Second))
+	if v := view(m); strings.Contains(v, "⏱") || !strings.Contains(v, "The train") {
+		t.Fatalf("a streaming proposal shows itself, not a clock:\n%s", v)
+	}
+	m.ProposalDone(&engine.ProposalDone{Text: "The train arrives at 5pm."})
+	m.AddTokens(engine.PhaseConsensus, `{"summary": "`, 5, t0.Add(80*time.Second), t0.Add(82*time.Second))
+	m.SetNow(t0.Add(90 * time.Second))
+	if v := view(m); !strings.Contains(v, "summarising") || !strings.Contains(v, "⏱ 00:10 · 5 tok") {
+		t.Fatalf("summarising:\n%s", v)
+	}
+	m.SummaryDone()
+	if v := view(m); strings.Contains(v, "⏱") {
+		t.Fatalf("a finished summary keeps its clock:\n%s", v)
+	}
+	for w := MinWidth; w < 40; w++ {
+		m := newPane(w, MinHeight)
+		m.PhaseStarted(1, engine.PhasePropose, t0)
+		m.SetNow(t0.Add(3 * time.Second))
+		checkBox(t, view(m), w, MinHeight)
+	}
+}

@@ -72,9 +72,13 @@ func (m *Model) reviewDone(ev *engine.ReviewDone) {
 // a finished review's summary.
 const minRowsForDone = 6
 
-// reviewRows is how many lines the review's progress takes.
+// reviewRows is how many lines the call's progress takes: a call waiting
+// for its first token or summarising shows its clock (a proposal streaming
+// shows itself); a review its clock and labels.
 func (m *Model) reviewRows() int {
 	switch m.st {
+	case Waiting, Summarising:
+		return 1
 	case Reviewing:
 		return 2
 	case Reviewed, Abstained:
@@ -87,17 +91,25 @@ func (m *Model) reviewRows() int {
 	return 0
 }
 
-// elapsed is the review's time so far, from the clock the screen gives
-// (never behind the last token seen), or to its review_done.
+// elapsed is the call's time so far, from the clock the screen gives
+// (never behind the last token seen), or a review's to its review_done.
 func (m *Model) elapsed() time.Duration {
-	end := m.rv.end
+	start, end := m.callStart, time.Time{}
+	if m.st == Reviewing || m.st == Reviewed || m.st == Abstained {
+		start, end = m.rv.start, m.rv.end
+	}
 	if end.IsZero() {
 		end = m.now
 		if m.last.After(end) {
 			end = m.last
 		}
 	}
-	return max(end.Sub(m.rv.start), 0)
+	return max(end.Sub(start), 0)
+}
+
+// ticking reports whether the pane shows a clock that moves.
+func (m *Model) ticking() bool {
+	return (m.st == Waiting || m.st == Summarising || m.st == Reviewing) && !m.callStart.IsZero()
 }
 
 // reviewLines draws the review's progress in w cells, one string a line:
@@ -112,17 +124,24 @@ func (m *Model) reviewLines(w int) []string {
 	case 0:
 		return nil
 	case 1:
+		switch m.st {
+		case Waiting:
+			c := m.callCounters(w)
+			return []string{th.Style(th.Warn).Render(text.Truncate(c+m.waitingFor(w-text.Width(c), " · "), w, "…"))}
+		case Summarising:
+			return []string{th.Style(th.Good).Render(text.Truncate(m.callCounters(w), w, "…"))}
+		}
 		return []string{th.Style(th.Muted).Render(m.reviewSummary(w))}
 	}
 	return []string{
-		th.Style(th.Warn).Render(text.Truncate(m.reviewCounters(w), w, "…")),
+		th.Style(th.Warn).Render(text.Truncate(m.callCounters(w), w, "…")),
 		th.Style(th.Text).Render(m.reviewLabels(w)),
 	}
 }
 
-// reviewCounters is "try 2 · ⏱ 00:14 · 87 tok · 5.2 tok/s", dropping the
+// callCounters is "try 2 · ⏱ 00:14 · 87 tok · 5.2 tok/s", dropping the
 // rate's unit, then the rate, when w is narrow.
-func (m *Model) reviewCounters(w int) string {
+func (m *Model) callCounters(w int) string {
 	s := "⏱ " + clock(m.elapsed())
 	if m.rv.restarts+max(m.rv.scan.Objects()-1, 0) > 0 {
 		s = fmt.Sprintf("try %d · ", 1+m.rv.restarts+max(m.rv.scan.Objects()-1, 0)) + s
@@ -147,10 +166,7 @@ func (m *Model) reviewCounters(w int) string {
 // narrow.
 func (m *Model) reviewLabels(w int) string {
 	if m.tokens == 0 {
-		if s := "waiting for the first token"; text.Width(s) <= w {
-			return s
-		}
-		return text.Truncate("no tokens yet", w, "…")
+		return m.waitingFor(w, "")
 	}
 	sc := &m.rv.scan
 	done := make([]string, len(sc.Done()))
@@ -202,6 +218,17 @@ func (m *Model) reviewSummary(w int) string {
 		}
 	}
 	return text.Truncate("reviewed in "+t, w, "…")
+}
+
+// waitingFor says a call has no token yet, after sep, in w cells (nothing
+// if it does not fit).
+func (m *Model) waitingFor(w int, sep string) string {
+	for _, s := range []string{"waiting for the first token", "no tokens yet", "waiting"} {
+		if text.Width(sep+s) <= w {
+			return sep + s
+		}
+	}
+	return ""
 }
 
 // scoredAuthors is "A agent-3, B agent-2": who the labels were.

@@ -161,3 +161,13 @@ func TestGoldenAfterVote(t *testing.T) {
 func TestGoldenFinal(t *testing.T) {
 	goldenAt(t, func(evs []engine.Event) int { return len(evs) })
 }
+
+// Mid-review: round 2's reviews half streamed. Each reviewer's pane shows
+// its call's time and tokens so far and which candidates it has scored.
+func TestGoldenMidReview(t *testing.T) {
+	goldenAt(t, func(evs []engine.Event) int {
+		start := cut(t, evs, isPhase(2, engine.PhaseReview))
+		done := cut(t, evs, isKind(2, engine.KindReviewDone))
+		return (start + done) / 2
+	})
+}

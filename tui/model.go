@@ -104,6 +104,7 @@ type Model struct {
 	started   bool
 	ended     *engine.RunEnded
 	lastTime  time.Time
+	proposed  map[string]bool // agents whose proposal this round is in: they review
 
 	// A live run's lifecycle.
 	closed   bool // the bridge delivered its last events
@@ -166,6 +167,7 @@ func (m *Model) resetRun() {
 	m.timeline = timeline.New(th)
 	m.started, m.ended = false, nil
 	m.lastTime = time.Time{}
+	m.proposed = map[string]bool{}
 	m.relayout()
 }
 
@@ -219,7 +221,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 
 	case clockMsg:
-		m.header.SetNow(m.now())
+		m.setNow()
 		if m.flash != "" && time.Since(m.flashAt) > flashFor {
 			m.flash = ""
 		}
@@ -290,7 +292,17 @@ func (m *Model) apply(events ...engine.Event) {
 	for _, e := range events {
 		m.applyOne(e)
 	}
-	m.header.SetNow(m.now())
+	m.setNow()
+}
+
+// setNow gives the clock to what shows elapsed time: the header and the
+// reviewers' panes.
+func (m *Model) setNow() {
+	now := m.now()
+	m.header.SetNow(now)
+	for _, p := range m.agents {
+		p.SetNow(now)
+	}
 }
 
 func (m *Model) applyOne(e engine.Event) {
@@ -304,7 +316,14 @@ func (m *Model) applyOne(e engine.Event) {
 		m.start(ev)
 	case *engine.PhaseStarted:
 		m.header.Phase(ev.Round, ev.Phase)
+		if ev.Phase == engine.PhasePropose {
+			clear(m.proposed)
+		}
 		for _, p := range m.agents {
+			if ev.Phase == engine.PhaseReview {
+				m.reviewStarted(p, ev.Time)
+				continue
+			}
 			p.PhaseStarted(ev.Round, ev.Phase, ev.Time)
 		}
 	case *bridge.Chunk:
@@ -312,6 +331,7 @@ func (m *Model) applyOne(e engine.Event) {
 	case *engine.Token:
 		m.tokens(pane, ev.Phase, ev.Text, 1, ev.Time, ev.Time)
 	case *engine.ProposalDone:
+		m.proposed[safe.Line(h.Agent)] = true
 		if pane != nil {
 			pane.ProposalDone(ev)
 		}
@@ -383,6 +403,16 @@ func (m *Model) pane(agent string) *agentpane.Model {
 	return nil
 }
 
+// reviewStarted starts p's review: only the agents whose proposals are in
+// review (each reviews the others'); one that failed to propose sits the
+// round out and keeps its failure on show.
+func (m *Model) reviewStarted(p *agentpane.Model, at time.Time) {
+	if len(m.proposed) > 0 && !m.proposed[p.Info().ID] {
+		return
+	}
+	p.ReviewStarted(at, max(len(m.proposed)-1, 0))
+}
+
 func (m *Model) tokens(p *agentpane.Model, phase engine.Phase, s string, n int, first, last time.Time) {
 	m.header.AddTokens(n, last)
 	if phase == engine.PhaseConsensus {
@@ -400,6 +430,7 @@ func (m *Model) start(ev *engine.RunStarted) {
 	ids := make([]string, len(ev.Agents))
 	for i, a := range ev.Agents {
 		p := agentpane.New(a, i, m.th)
+		p.SetReviewBudget(ev.Settings.Sampling.Review.NumPredict)
 		m.agents = append(m.agents, p)
 		ids[i] = p.Info().ID
 		m.byID[ids[i]] = i

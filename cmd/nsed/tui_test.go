@@ -9,15 +9,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/internal/testenv"
 	"github.com/nsed/nsed/models"
 	"github.com/nsed/nsed/tui/demo"
+	"github.com/nsed/nsed/tui/safe"
 )
 
 // keys is a keyboard for a program reading a pipe.
@@ -346,4 +350,363 @@ func selected(screen, model string) bool {
 		}
 	}
 	return false
+}
+
+// realTUIConfig suits a tiny real model on a CPU: short budgets, two
+// rounds, so the whole run takes a few minutes.
+const realTUIConfig = `
+[deliberation]
+min_rounds = 2
+max_rounds = 2
+[sampling.propose]
+num_predict = 200
+[sampling.review]
+num_predict = 300
+[sampling.summary]
+num_predict = 150
+`
+
+// TestTUIUnderTmuxRealModel runs `nsed run` on three SmolLM2 agents in a
+// fixed-size tmux pane: real English, of real lengths, through the real
+// binary and a real terminal. Every screen captured while the TUI is up must
+// fit the terminal with every pane's border intact and no escape sequence
+// leaking; the review phase must show live progress (and move); at the end
+// each agent pane shows the tail of what its agent wrote, wrapped, and
+// scrolls back to the start; q quits, and the transcript is complete.
+func TestTUIUnderTmuxRealModel(t *testing.T) {
+	host, model := testenv.RealModel(t)
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed")
+	}
+	const width, height = 100, 32
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nsed")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "nsed.toml")
+	if err := os.WriteFile(cfg, []byte(realTUIConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr := filepath.Join(dir, "run.jsonl")
+	session := fmt.Sprintf("nsed-real-%d", os.Getpid())
+	tmux := func(args ...string) string {
+		out, err := exec.Command("tmux", append([]string{"-L", session}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	cmd := fmt.Sprintf("%s run --config %s --host %s --models %s --transcript %s 'A train leaves at 3pm and travels 120 km at 60 km/h. When does it arrive?'; echo NSED-EXIT=$?; sleep 60",
+		bin, cfg, host, strings.Join([]string{model, model, model}, ","), tr)
+	tmux("new-session", "-d", "-s", session, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), cmd)
+	defer exec.Command("tmux", "-L", session, "kill-server").Run()
+
+	screens := 0
+	capture := func() string {
+		t.Helper()
+		s := strings.TrimSuffix(tmux("capture-pane", "-p", "-t", session), "\n")
+		if !strings.Contains(s, "NSED-EXIT=") {
+			screens++
+			checkScreen(t, s, width, height)
+		}
+		return s
+	}
+	// poll captures (and checks) screens until done says so, for at most d
+	// and never past the test's own deadline, so a slow server fails the
+	// test with the screen it was stuck on.
+	poll := func(what string, d time.Duration, done func(string) bool) string {
+		t.Helper()
+		var s string
+		end := time.Now().Add(d)
+		if dl, ok := t.Deadline(); ok && dl.Add(-30*time.Second).Before(end) {
+			end = dl.Add(-30 * time.Second)
+		}
+		for ; time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			if s = capture(); done(s) || t.Failed() {
+				return s
+			}
+		}
+		t.Fatalf("%s: not within %v; the screen:\n%s", what, d, s)
+		return ""
+	}
+	contains := func(want string) func(string) bool {
+		return func(s string) bool { return strings.Contains(s, want) }
+	}
+
+	// On a dedicated machine the run takes a minute or two; a CPU shared
+	// with other runs can make it ten times slower (go test -timeout 30m).
+	poll("the TUI", time.Minute, contains("LIVE"))
+	review := poll("live review progress", 10*time.Minute, func(s string) bool {
+		return strings.Contains(s, "· review ·") && reviewProgressRE.MatchString(s) && reviewLabelsRE.MatchString(s)
+	})
+	t.Logf("a screen during review:\n%s", review)
+	// The review phase must not stand still: its screens keep changing (the
+	// clock, the tokens, the labels) until it ends.
+	seen := map[string]bool{review: true}
+	poll("the review screen moving", 30*time.Second, func(s string) bool {
+		if strings.Contains(s, "· review ·") {
+			seen[s] = true
+		}
+		return len(seen) >= 3 || !strings.Contains(s, "· review ·")
+	})
+	if len(seen) < 3 {
+		t.Errorf("the review phase showed %d distinct screens before it ended", len(seen))
+	}
+	final := poll("the end of the run", 20*time.Minute, contains("■ COMPLETED"))
+	t.Logf("the last screen:\n%s", final)
+	if t.Failed() {
+		return
+	}
+
+	evs, err := engine.ReadTranscriptFile(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRealTranscript(t, evs)
+	// Each agent pane follows the end of what its agent wrote: the text it
+	// shows, wrapped over several rows, is the tail of its proposals.
+	panes := agentPanes(final)
+	if len(panes) != 3 {
+		t.Fatalf("found %d agent panes on the final screen:\n%s", len(panes), final)
+	}
+	for id, p := range panes {
+		written := noSpace(proposalsOf(evs, id))
+		// The last rows: above them may be a note (an abstention's reason).
+		rows := p.rows[max(len(p.rows)-6, 0):]
+		shown := noSpace(strings.Join(rows, ""))
+		if len(rows) < 2 || shown == "" || !strings.HasSuffix(written, shown) {
+			t.Errorf("%s's pane is not the tail of its proposals:\nshown   %q\nwritten %q", id, shown, written)
+		}
+	}
+	// Scroll agent-1's pane (focused) to the top: its first proposal's
+	// start, with the lines below counted in its border.
+	tmux("send-keys", "-t", session, "g")
+	first := noSpace(proposalsOf(evs, "agent-1"))
+	top := poll("agent-1 scrolled to the top", 10*time.Second, func(s string) bool {
+		p := agentPanes(s)["agent-1"]
+		for k := 0; k < min(len(p.rows), 3); k++ { // past any note
+			if shown := noSpace(strings.Join(p.rows[k:], "")); shown != "" && strings.HasPrefix(first, shown) {
+				return true
+			}
+		}
+		return false
+	})
+	if p := agentPanes(top)["agent-1"]; !scrollUpRE.MatchString(p.bottom) {
+		t.Errorf("no scroll indicator in agent-1's border after scrolling up: %q\n%s", p.bottom, top)
+	}
+	tmux("send-keys", "-t", session, "q")
+	s := poll("the exit", 30*time.Second, contains("NSED-EXIT="))
+	if !strings.Contains(s, "NSED-EXIT=0") {
+		t.Errorf("exit status:\n%s", s)
+	}
+	t.Logf("%d screens checked", screens)
+}
+
+var (
+	reviewProgressRE = regexp.MustCompile(`⏱ \d\d:\d\d · [1-9]\d* tok`)
+	reviewLabelsRE   = regexp.MustCompile(`(writing|scored) [A-Z]|✎[A-Z]|✓[A-Z]`)
+	scrollUpRE       = regexp.MustCompile(`↓\d+`)
+	sgrLeakRE        = regexp.MustCompile(`\[[0-9;]*[mK]|\]0;`)
+)
+
+// checkScreen fails unless screen fits w×h, has no control characters or
+// escape-sequence remnants, and every box on it is closed with its sides in
+// the columns its corners set.
+func checkScreen(t *testing.T, screen string, w, h int) {
+	t.Helper()
+	lines := strings.Split(screen, "\n")
+	if len(lines) != h {
+		t.Errorf("screen has %d lines, want %d:\n%s", len(lines), h, screen)
+	}
+	for i, l := range lines {
+		if n := ansi.StringWidth(l); n > w {
+			t.Errorf("line %d is %d cells wide, terminal %d: %q", i, n, w, l)
+		}
+		if strings.ContainsFunc(l, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }) {
+			t.Errorf("line %d has a control character: %q", i, l)
+		}
+		if sgrLeakRE.MatchString(l) {
+			t.Errorf("line %d shows an escape sequence's remains: %q", i, l)
+		}
+	}
+	for _, err := range boxErrors(lines) {
+		t.Errorf("%s\n%s", err, screen)
+	}
+}
+
+// cells is a line as terminal cells: a wide character takes its cell and
+// a 0 after it.
+func cells(l string) []rune {
+	var out []rune
+	for _, r := range l {
+		out = append(out, r)
+		for range ansi.StringWidth(string(r)) - 1 {
+			out = append(out, 0)
+		}
+	}
+	return out
+}
+
+type box struct{ left, right, top int }
+
+// boxErrors finds every box (╭…╮ to ╰…╯) and checks each row between has
+// │ in both its corners' columns.
+func boxErrors(lines []string) []string {
+	var errs []string
+	var open []box
+	for y, l := range lines {
+		c := cells(l)
+		at := func(x int) rune {
+			if x < len(c) {
+				return c[x]
+			}
+			return ' '
+		}
+		var still []box
+		for _, b := range open {
+			lc, rc := at(b.left), at(b.right)
+			switch {
+			case lc == '╰' && rc == '╯':
+			case lc == '│' && rc == '│':
+				still = append(still, b)
+			default:
+				errs = append(errs, fmt.Sprintf("line %d: the box from line %d (columns %d–%d) has %q and %q for sides", y, b.top, b.left, b.right, lc, rc))
+			}
+		}
+		open = still
+		for x := 0; x < len(c); x++ {
+			if c[x] != '╭' {
+				continue
+			}
+			r := x + 1
+			for r < len(c) && c[r] != '╮' {
+				r++
+			}
+			if r == len(c) {
+				errs = append(errs, fmt.Sprintf("line %d: a box opened at column %d never closes its top", y, x))
+				break
+			}
+			open = append(open, box{x, r, y})
+			x = r
+		}
+	}
+	for _, b := range open {
+		errs = append(errs, fmt.Sprintf("the box from line %d (columns %d–%d) has no bottom", b.top, b.left, b.right))
+	}
+	return errs
+}
+
+var paneTitleRE = regexp.MustCompile(`╭─ (?:★ )?(agent-\d)`)
+
+// paneShot is an agent pane cut from a captured screen: its text rows
+// (below its model line, without the review's line or round separators)
+// and its bottom border.
+type paneShot struct {
+	rows   []string
+	bottom string
+}
+
+// agentPanes is each agent's pane on a captured screen, by agent id.
+func agentPanes(screen string) map[string]paneShot {
+	lines := strings.Split(screen, "\n")
+	out := map[string]paneShot{}
+	for y, l := range lines {
+		c := cells(l)
+		for _, m := range paneTitleRE.FindAllStringSubmatchIndex(l, -1) {
+			id := l[m[2]:m[3]]
+			left := len(cells(l[:m[0]]))
+			right := left + 1
+			for right < len(c) && c[right] != '╮' {
+				right++
+			}
+			var rows []string
+			var bottom string
+			for _, body := range lines[y+2:] { // the model line first
+				bc := cells(body)
+				if left >= len(bc) || bc[left] != '│' {
+					if left < len(bc) && bc[left] == '╰' {
+						bottom = strings.ReplaceAll(string(bc[left:min(right+1, len(bc))]), "\x00", "")
+					}
+					break
+				}
+				row := strings.ReplaceAll(string(bc[left+1:min(right, len(bc))]), "\x00", "")
+				if strings.HasPrefix(row, "took ") || strings.HasPrefix(row, "reviewed in ") || strings.HasPrefix(row, "── round ") {
+					continue
+				}
+				rows = append(rows, strings.TrimRight(row, " "))
+			}
+			for len(rows) > 0 && rows[len(rows)-1] == "" {
+				rows = rows[:len(rows)-1]
+			}
+			out[id] = paneShot{rows, bottom}
+		}
+	}
+	return out
+}
+
+func noSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// proposalsOf is every proposal agent wrote, in order, as the pane keeps
+// them.
+func proposalsOf(evs []engine.Event, agent string) string {
+	var b strings.Builder
+	for _, e := range evs {
+		if p, ok := e.(*engine.ProposalDone); ok && p.Agent == agent {
+			b.WriteString(safe.String(p.Text))
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// checkRealTranscript checks a completed real run's transcript for its
+// structure: two rounds, every agent's proposal and review (parsed, or an
+// abstention with its reason) in each, and run_ended last.
+func checkRealTranscript(t *testing.T, evs []engine.Event) {
+	t.Helper()
+	type key struct {
+		round int
+		agent string
+	}
+	proposed, reviewed := map[key]bool{}, map[key]bool{}
+	for _, e := range evs {
+		h := e.Header()
+		switch ev := e.(type) {
+		case *engine.ProposalDone:
+			if strings.TrimSpace(ev.Text) == "" {
+				t.Errorf("round %d: %s's proposal is empty", h.Round, h.Agent)
+			}
+			proposed[key{h.Round, h.Agent}] = true
+		case *engine.ReviewDone:
+			if ev.Abstained && ev.Reason == "" {
+				t.Errorf("round %d: %s abstained without a reason", h.Round, h.Agent)
+			}
+			if !ev.Abstained && len(ev.Evaluations) == 0 {
+				t.Errorf("round %d: %s's review has no evaluations", h.Round, h.Agent)
+			}
+			reviewed[key{h.Round, h.Agent}] = true
+		}
+	}
+	for r := 1; r <= 2; r++ {
+		for _, a := range []string{"agent-1", "agent-2", "agent-3"} {
+			if !proposed[key{r, a}] || !reviewed[key{r, a}] {
+				t.Errorf("round %d: %s proposed %v, reviewed %v", r, a, proposed[key{r, a}], reviewed[key{r, a}])
+			}
+		}
+	}
+	end, ok := evs[len(evs)-1].(*engine.RunEnded)
+	if !ok {
+		t.Fatalf("the transcript ends with %T, not run_ended", evs[len(evs)-1])
+	}
+	if end.Status != engine.StatusCompleted || end.Rounds != 2 {
+		t.Errorf("run ended %s after %d rounds (%s)", end.Status, end.Rounds, end.Reason)
+	}
 }

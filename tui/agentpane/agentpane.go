@@ -68,6 +68,9 @@ type Model struct {
 	latency                time.Duration
 	total                  int // output tokens over the run
 
+	rv  review    // the review call's progress
+	now time.Time // the screen's clock, for the review's elapsed time
+
 	support float64
 	voted   bool
 	leader  bool
@@ -142,8 +145,19 @@ func (m *Model) PhaseStarted(round int, phase engine.Phase, at time.Time) {
 		m.stream.Reset()
 		m.startCall(Waiting, at)
 	case engine.PhaseReview:
-		m.startCall(Reviewing, at)
+		m.ReviewStarted(at, 0)
 	}
+}
+
+// SetNow sets the clock the review's elapsed time is counted on (the
+// screen's tick in a live run, the recording's time in a replay).
+func (m *Model) SetNow(t time.Time) {
+	if m.ticking() {
+		old := m.elapsed()
+		m.now = t
+		m.dirty = m.dirty || clock(m.elapsed()) != clock(old)
+	}
+	m.now = t
 }
 
 func (m *Model) startCall(st Status, at time.Time) {
@@ -174,7 +188,7 @@ func (m *Model) AddTokens(phase engine.Phase, s string, n int, first, last time.
 		m.raw.WriteString(s)
 		m.buf.Append(m.stream.Write(s))
 	case engine.PhaseReview:
-		m.st = Reviewing
+		m.reviewTokens(s, n)
 	case engine.PhaseConsensus:
 		if m.st != Summarising {
 			m.startCall(Summarising, first)
@@ -204,6 +218,7 @@ func (m *Model) ProposalDone(ev *engine.ProposalDone) {
 func (m *Model) ReviewDone(ev *engine.ReviewDone) {
 	m.dirty = true
 	m.st = Reviewed
+	m.reviewDone(ev)
 	if ev.Abstained {
 		m.st = Abstained
 		m.err = safe.Line(ev.Reason)
@@ -274,14 +289,19 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (m *Model) textRows() int {
-	n := m.height - 3 // borders and the binding line
+	return max(m.height-3-m.notes()-m.reviewRows(), 0) // borders and the binding line
+}
+
+// notes is the number of error and warning lines.
+func (m *Model) notes() int {
+	n := 0
 	if m.err != "" {
-		n--
+		n++
 	}
 	if m.warn != "" {
-		n--
+		n++
 	}
-	return max(n, 0)
+	return n
 }
 
 // Title is the agent's label: id and role.
@@ -320,6 +340,7 @@ func (m *Model) View() string {
 	if m.warn != "" {
 		body = append(body, th.Style(th.Warn).Render(text.Truncate(m.warn, inner, "…")))
 	}
+	body = append(body, m.reviewLines(inner)...)
 	lines := m.buf.Lines()
 	from, to := m.scroll.Window(len(lines), m.textRows())
 	for _, l := range lines[from:to] {
@@ -371,6 +392,9 @@ func (m *Model) statusLabel() string {
 // stats is "412 tok · 38.2 tok/s · 1st 0.41s" for the current call, or as
 // much of it as fits in w cells.
 func (m *Model) stats(w int) string {
+	if m.st == Reviewing || m.st == Summarising {
+		return "" // the call's own lines show its counters
+	}
 	if m.tokens == 0 && m.latency == 0 {
 		return ""
 	}

@@ -210,3 +210,112 @@ func TestContextFullWarns(t *testing.T) {
 		t.Fatalf("warning outlived the call it was about:\n%s", v)
 	}
 }
+
+// TestReviewRetries: the engine retries a review whose call failed or whose
+// JSON was cut off at num_predict, streaming on into the same events. The
+// pane starts the labels over and says which try it is on.
+func TestReviewRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cut  func(m *Model)
+	}{
+		{"cut off at num_predict", func(m *Model) {
+			// 10 tokens with a budget of 10: the call ended mid-object.
+			m.AddTokens(engine.PhaseReview, `{"A": {}, "B": {"critique": "and the`, 10, t0.Add(3*time.Second), t0.Add(4*time.Second))
+		}},
+		{"call failed", func(m *Model) {
+			m.AddTokens(engine.PhaseReview, `{"A": {}, "B": {`, 4, t0.Add(3*time.Second), t0.Add(4*time.Second))
+			m.Failed(&engine.AgentFailed{Error: "connection reset"})
+		}},
+		{"invalid JSON, complete", func(m *Model) {
+			m.AddTokens(engine.PhaseReview, `{"A": {}, "B": {}}`, 8, t0.Add(3*time.Second), t0.Add(4*time.Second))
+		}},
+	} {
+		m := newPane(40, 12)
+		m.SetReviewBudget(10)
+		m.ReviewStarted(t0, 3)
+		tc.cut(m)
+		m.AddTokens(engine.PhaseReview, `{"A": {`, 3, t0.Add(5*time.Second), t0.Add(6*time.Second))
+		v := view(m)
+		if !strings.Contains(v, "try 2") || !strings.Contains(v, "writing A · 2 to go") || strings.Contains(v, "scored") {
+			t.Errorf("%s: second try not shown as such:\n%s", tc.name, v)
+		}
+		checkBox(t, v, 40, 12)
+	}
+}
+
+// TestReviewClock: the elapsed time is drawn from the clock the screen
+// gives, redrawn when the shown second changes, and never behind the last
+// token seen.
+func TestReviewClock(t *testing.T) {
+	m := newPane(40, 10)
+	m.ReviewStarted(t0, 2)
+	m.SetNow(t0.Add(1400 * time.Millisecond))
+	if v := view(m); !strings.Contains(v, "⏱ 00:01") {
+		t.Fatalf("clock at 1.4 s:\n%s", v)
+	}
+	m.SetNow(t0.Add(12 * time.Second))
+	if v := view(m); !strings.Contains(v, "⏱ 00:12") {
+		t.Fatalf("the cached view missed a tick:\n%s", v)
+	}
+	m.AddTokens(engine.PhaseReview, `{"A"`, 2, t0.Add(14*time.Second), t0.Add(15*time.Second))
+	if v := view(m); !strings.Contains(v, "⏱ 00:15") || !strings.Contains(v, "2 tok") {
+		t.Fatalf("a token later than the clock:\n%s", v)
+	}
+	m.ReviewDone(&engine.ReviewDone{Envelope: engine.Envelope{Time: t0.Add(20 * time.Second)}, Abstained: true, Reason: "no valid JSON"})
+	m.SetNow(t0.Add(time.Minute))
+	if v := view(m); !strings.Contains(v, "no valid review after 00:20") || !strings.Contains(v, "no valid JSON") {
+		t.Fatalf("abstained:\n%s", v)
+	}
+}
+
+// TestReviewLinesFit draws a review in progress at every width from the
+// smallest pane up: the box keeps its shape and something of the labels
+// always shows.
+func TestReviewLinesFit(t *testing.T) {
+	for w := MinWidth; w <= 60; w++ {
+		for _, h := range []int{MinHeight, 6, 12} {
+			m := newPane(w, h)
+			m.ReviewStarted(t0, 5)
+			m.AddTokens(engine.PhaseReview, `{"A":{},"B":{},"C":{},"D":{`, 40, t0.Add(time.Second), t0.Add(9*time.Second))
+			m.SetNow(t0.Add(754 * time.Second))
+			v := view(m)
+			checkBox(t, v, w, h)
+			if h > MinHeight && !strings.Contains(v, "D") {
+				t.Errorf("%dx%d: the label being written is lost:\n%s", w, h, v)
+			}
+		}
+	}
+}
+
+// TestWaitingAndSummarisingTick: a proposal with no token yet (a busy
+// server, a long prompt) and a summary in progress show their clocks, so
+// the pane moves while nothing else does.
+func TestWaitingAndSummarisingTick(t *testing.T) {
+	m := newPane(40, 10)
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	m.SetNow(t0.Add(65 * time.Second))
+	if v := view(m); !strings.Contains(v, "⏱ 01:05 · waiting for the first token") {
+		t.Fatalf("waiting proposal:\n%s", v)
+	}
+	m.AddTokens(engine.PhasePropose, "The train", 2, t0.Add(70*time.Second), t0.Add(71*time.Second))
+	if v := view(m); strings.Contains(v, "⏱") || !strings.Contains(v, "The train") {
+		t.Fatalf("a streaming proposal shows itself, not a clock:\n%s", v)
+	}
+	m.ProposalDone(&engine.ProposalDone{Text: "The train arrives at 5pm."})
+	m.AddTokens(engine.PhaseConsensus, `{"summary": "`, 5, t0.Add(80*time.Second), t0.Add(82*time.Second))
+	m.SetNow(t0.Add(90 * time.Second))
+	if v := view(m); !strings.Contains(v, "summarising") || !strings.Contains(v, "⏱ 00:10 · 5 tok") {
+		t.Fatalf("summarising:\n%s", v)
+	}
+	m.SummaryDone()
+	if v := view(m); strings.Contains(v, "⏱") {
+		t.Fatalf("a finished summary keeps its clock:\n%s", v)
+	}
+	for w := MinWidth; w < 40; w++ {
+		m := newPane(w, MinHeight)
+		m.PhaseStarted(1, engine.PhasePropose, t0)
+		m.SetNow(t0.Add(3 * time.Second))
+		checkBox(t, view(m), w, MinHeight)
+	}
+}

@@ -26,8 +26,10 @@ const (
 	Ended
 )
 
-// rateWindow is how far back the aggregate tokens/s looks.
-const rateWindow = 2 * time.Second
+// rateWindow is how far back the aggregate tokens/s looks: long enough
+// that small models on a shared CPU, which stream in bursts seconds apart,
+// do not read as 0 between bursts; short enough to follow a stall.
+const rateWindow = 5 * time.Second
 
 type sample struct {
 	at time.Time
@@ -190,7 +192,7 @@ func (m *Model) View() string {
 		parts = append(parts, "⏱ "+clock(end.Sub(m.start)))
 	}
 	if m.state != Ended {
-		parts = append(parts, fmt.Sprintf("%.0f tok/s", m.Rate()))
+		parts = append(parts, tokRate(m.Rate())+" tok/s")
 	} else if m.total > 0 {
 		parts = append(parts, fmt.Sprintf("%d tok", m.total))
 	}
@@ -247,6 +249,15 @@ func (m *Model) badge() string {
 		return th.Style(th.Muted).Render(s)
 	}
 	return th.Swatch(th.Live).Render(" ● LIVE ")
+}
+
+// tokRate formats the aggregate rate: a small model reviewing on a CPU
+// streams under one token a second, which whole numbers would show as 0.
+func tokRate(r float64) string {
+	if r > 0 && r < 10 {
+		return fmt.Sprintf("%.1f", r)
+	}
+	return fmt.Sprintf("%.0f", r)
 }
 
 func speed(s float64) string {

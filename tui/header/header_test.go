@@ -52,8 +52,8 @@ func TestRateWindow(t *testing.T) {
 	m.AddTokens(300, t0)
 	m.AddTokens(300, t0.Add(time.Second))
 	m.SetNow(t0.Add(time.Second))
-	if got := m.Rate(); got != 300 { // 600 tokens in the 2 s window
-		t.Errorf("rate = %v, want 300", got)
+	if got := m.Rate(); got != 120 { // 600 tokens in the 5 s window
+		t.Errorf("rate = %v, want 120", got)
 	}
 	m.SetNow(t0.Add(10 * time.Second))
 	if got := m.Rate(); got != 0 {
@@ -101,6 +101,31 @@ func TestNarrowKeepsWidth(t *testing.T) {
 	for _, l := range strings.Split(ansi.Strip(m.View()), "\n") {
 		if w := ansi.StringWidth(l); w != 60 {
 			t.Errorf("line %q is %d wide", l, w)
+		}
+	}
+}
+
+// TestSlowStreamIsNotZero: small-model reviewers on a busy CPU stream a
+// token every second or two between them, or a few at once then nothing for
+// seconds while the server serves others. The status line must not read
+// "0 tok/s" while they do.
+func TestSlowStreamIsNotZero(t *testing.T) {
+	for _, tc := range []struct {
+		every time.Duration
+		n     int
+	}{{1500 * time.Millisecond, 1}, {4 * time.Second, 3}} {
+		m := started()
+		m.Phase(1, engine.PhaseReview)
+		for i := range 8 {
+			at := t0.Add(time.Duration(i) * tc.every)
+			m.AddTokens(tc.n, at)
+			for _, look := range []time.Duration{100 * time.Millisecond, tc.every - 100*time.Millisecond} {
+				m.SetNow(at.Add(look))
+				v := ansi.Strip(m.View())
+				if strings.Contains(v, " 0 tok/s") || !strings.Contains(v, "tok/s") {
+					t.Fatalf("%d tokens every %v: at %v: %s", tc.n, tc.every, at.Add(look).Sub(t0), strings.Split(v, "\n")[1])
+				}
+			}
 		}
 	}
 }

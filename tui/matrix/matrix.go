@@ -314,6 +314,12 @@ func (m *Model) draw() string {
 	left := rows - len(body)
 	if left >= 2 {
 		detail := m.Detail(inner)
+		if _, _, ev := m.Selected(); ev == nil && len(detail) > 1 {
+			// A sentence wrapped: its first line alone would stop
+			// mid-sentence ("agent-1 has not"); cut it short instead.
+			detail = m.Detail(1 << 16)
+			detail[0] = text.Truncate(detail[0], inner, "…")
+		}
 		if len(detail) > 0 {
 			body = append(body, detail[0])
 			left--

@@ -166,3 +166,17 @@ func TestEarlierRounds(t *testing.T) {
 		t.Fatalf("round %d", m.Round())
 	}
 }
+
+// TestNarrowDetailIsCutNotWrapped: the one line of detail a narrow matrix
+// has room for is the message cut short with "…", not its first wrapped
+// line stopping mid-sentence.
+func TestNarrowDetailIsCutNotWrapped(t *testing.T) {
+	m := New(themes.Dark())
+	m.SetAgents([]string{"agent-1", "agent-2", "agent-3"})
+	m.SetSize(25, 8)
+	m.Update(tea.KeyMsg{Type: tea.KeyRight}) // agent-1 → agent-2: not reviewed yet
+	v := ansi.Strip(m.View())
+	if !strings.Contains(v, "agent-1 has not review…") {
+		t.Errorf("detail line:\n%s", v)
+	}
+}

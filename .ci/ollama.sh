@@ -38,6 +38,27 @@ die() {
 	exit 1
 }
 
+# progress PID LOG START: while PID runs, how long it has run and how many
+# packages `go install -v` has named in LOG (about 290 for ollama; the cgo
+# one, llama.cpp and ggml, takes most of the time). One line rewritten in
+# place on a terminal; a line every 30 s otherwise (CI logs).
+progress() {
+	local pid=$1 file=$2 start=$3 n last tick=0
+	while kill -0 "$pid" 2>/dev/null; do
+		n=$(grep -c '^[a-z]' "$file" 2>/dev/null || true)
+		last=$(grep '^[a-z]' "$file" 2>/dev/null | tail -n1 | cut -c1-60 || true)
+		if [[ -t 2 ]]; then
+			printf '\rollama.sh: building: %3ds, %3s packages compiled %-60s' "$((SECONDS - start))" "$n" "${last:+($last)}" >&2
+		elif ((tick % 30 == 0 && tick > 0)); then
+			log "building: $((SECONDS - start))s, $n packages compiled"
+		fi
+		sleep 1
+		tick=$((tick + 1))
+	done
+	[[ -t 2 ]] && printf '\n' >&2
+	return 0
+}
+
 build() {
 	if [[ -x $BIN ]]; then
 		log "using $BIN (delete it to rebuild)"
@@ -49,15 +70,22 @@ build() {
 	local tmp=$BIN_DIR.tmp.$$
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
-	local start=$SECONDS
+	local start=$SECONDS pid rc=0
 	# GOFLAGS is cleared so a caller's -mod=... can't break a module-less install;
 	# the -X flag makes /api/version report the real version instead of 0.0.0.
-	(cd "$tmp" && CGO_ENABLED=1 GOFLAGS= GOBIN=$tmp CGO_CFLAGS="$CFLAGS" CGO_CXXFLAGS="$CFLAGS" go install \
+	# -v names each package as it is compiled: the progress shown below.
+	(cd "$tmp" && CGO_ENABLED=1 GOFLAGS= GOBIN=$tmp CGO_CFLAGS="$CFLAGS" CGO_CXXFLAGS="$CFLAGS" exec go install -v \
 		-ldflags="-w -s -X=github.com/ollama/ollama/version.Version=${VERSION#v}" \
-		"github.com/ollama/ollama@$VERSION") || {
-		rm -rf "$tmp"
-		die "go install github.com/ollama/ollama@$VERSION failed"
-	}
+		"github.com/ollama/ollama@$VERSION") >"$tmp.log" 2>&1 </dev/null &
+	pid=$!
+	progress "$pid" "$tmp.log" "$start"
+	wait "$pid" || rc=$?
+	if [[ $rc != 0 ]]; then
+		tail -n 30 "$tmp.log" >&2
+		rm -rf "$tmp" "$tmp.log"
+		die "go install github.com/ollama/ollama@$VERSION failed (exit $rc; its last lines are above)"
+	fi
+	rm -f "$tmp.log"
 	mkdir -p "$BIN_DIR"
 	mv -f "$tmp/ollama" "$BIN" # rename, so a running server's binary is never half-written
 	rm -rf "$tmp"
@@ -196,19 +224,22 @@ GEMMA_TEMPLATE='{{- $sys := "" }}
 {{- end }}<start_of_turn>model
 '
 
-# create_real HOST creates the real models in the server and prints the env
-# lines naming them. smollm2:135m has the machine's threads (one runner that
+# create_real HOST creates the real models whose GGUF is in the cache (those
+# NSED_OLLAMA_REAL fetched, and any fetched before: ./try fetching SmolLM2
+# alone keeps a cached Gemma in the env file) and prints the env lines
+# naming them. smollm2:135m has the machine's threads (one runner that
 # every agent shares); the others one thread each, for models loaded side
 # by side: two runners with two threads each on two cores collapsed to 1-4
 # tok/s. SmolLM2's ChatML template is in its GGUF; Ollama detects it.
 create_real() {
 	local host=$1 dir=$STATE/real
-	[[ $REAL_MODE == none ]] && return
+	[[ $(stat -c %s "$SMOL_GGUF" 2>/dev/null) == "$SMOL_SIZE" ]] || return 0
 	mkdir -p "$dir"
 	printf 'FROM %s\n' "$SMOL_GGUF" >"$dir/smollm2.Modelfile"
 	printf 'FROM %s\nPARAMETER num_thread 1\n' "$SMOL_GGUF" >"$dir/smollm2-t1.Modelfile"
-	local pairs=(smollm2:135m smollm2 smollm2:135m-t1 smollm2-t1)
-	if [[ $REAL_MODE == all ]]; then
+	local pairs=(smollm2:135m smollm2 smollm2:135m-t1 smollm2-t1) gemma=
+	if [[ $(stat -c %s "$GEMMA_GGUF" 2>/dev/null) == "$GEMMA_SIZE" ]]; then
+		gemma=1
 		{
 			printf 'FROM %s\nTEMPLATE """%s"""\n' "$GEMMA_GGUF" "$GEMMA_TEMPLATE"
 			printf 'PARAMETER stop "<end_of_turn>"\nPARAMETER num_thread 1\n'
@@ -224,7 +255,7 @@ create_real() {
 		}
 	done
 	echo "export NSED_TEST_REAL_MODEL=smollm2:135m"
-	[[ $REAL_MODE == smollm2 ]] || echo "export NSED_TEST_REAL_MODELS=smollm2:135m-t1,gemma3:270m"
+	[[ -z $gemma ]] || echo "export NSED_TEST_REAL_MODELS=smollm2:135m-t1,gemma3:270m"
 }
 
 start() {

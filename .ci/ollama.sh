@@ -39,9 +39,10 @@ die() {
 }
 
 # progress PID LOG START: while PID runs, how long it has run and how many
-# packages `go install -v` has named in LOG (about 290 for ollama; the cgo
-# one, llama.cpp and ggml, takes most of the time). One line rewritten in
-# place on a terminal; a line every 30 s otherwise (CI logs).
+# packages `go install -v` has named in LOG (none when the Go build cache
+# already holds them; on a cold one the cgo package, llama.cpp and ggml,
+# takes most of the time). One line rewritten in place on a terminal; a
+# line every 30 s otherwise (CI logs).
 progress() {
 	local pid=$1 file=$2 start=$3 n last tick=0
 	while kill -0 "$pid" 2>/dev/null; do

@@ -243,7 +243,7 @@ func realSettings(propose, review int) Settings {
 	for _, o := range []*models.Options{&s.Sampling.Propose, &s.Sampling.Review, &s.Sampling.Summary} {
 		o.NumCtx = 4096
 	}
-	s.CallTimeout = 5 * time.Minute
+	s.CallTimeout = 20 * time.Minute // a busy 2-core box; go test -timeout catches hangs
 	return s
 }
 
@@ -257,7 +257,7 @@ func TestRealModelDeliberation(t *testing.T) {
 		t.Fatal(err)
 	}
 	agents, roles, be := realTeam([]string{"agent-1", "agent-2", "agent-3"}, []string{model, model, model}, o)
-	s := realSettings(700, 500)
+	s := realSettings(700, 400)
 	s.Roles = roles
 	q := "A train leaves at 09:40 and arrives at 13:15. How long is the journey? Explain your reasoning in detail, then give the answer."
 	evs, res, path := realRun(t, "smollm2-deliberation", q, agents, s, be)

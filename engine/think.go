@@ -80,26 +80,14 @@ func thinks(t string, caps models.Capabilities) bool {
 	return true
 }
 
-// promptTokens estimates a prompt's tokens at 3 bytes a token (code and
-// maths tokenise denser than prose's 4) plus a few per message for the
-// chat template.
-func promptTokens(msgs []models.Message) int {
-	n := 0
-	for _, m := range msgs {
-		n += len(m.Content)/3 + 8
-	}
-	return n
-}
-
 // thinkOptions budgets a call's thinking apart from its answer: when the
-// call may think, num_predict = answer budget + think_budget, and num_ctx
-// grows to hold prompt + thinking + answer (never past the model's trained
-// context). think = "false" on a model that cannot think is not sent: it is
+// call may think, num_predict = answer budget + think_budget (sizeContext
+// then grows num_ctx to hold prompt + thinking + answer). think = "false" on a model that cannot think is not sent: it is
 // the model's only way anyway, and old servers refuse any think value there.
 // think left out on a model that can think is sent as "true": recent
 // servers think by default anyway, and older ones (v0.11) would otherwise
 // let the thinking run inline into the answer, where reviewers would read it.
-func thinkOptions(o models.Options, caps models.Capabilities, msgs []models.Message) (models.Options, bool) {
+func thinkOptions(o models.Options, caps models.Capabilities) (models.Options, bool) {
 	if o.Think == "false" && caps.Known() && !caps.CanThink() {
 		o.Think = ""
 	}
@@ -111,16 +99,6 @@ func thinkOptions(o models.Options, caps models.Capabilities, msgs []models.Mess
 	}
 	if o.NumPredict > 0 && o.ThinkBudget > 0 {
 		o.NumPredict += o.ThinkBudget
-	}
-	if o.NumPredict > 0 {
-		need := promptTokens(msgs) + o.NumPredict
-		need = (need + 1023) / 1024 * 1024 // whole KiB of tokens: fewer distinct runner sizes to reload
-		if caps.ContextLength > 0 {
-			need = min(need, caps.ContextLength)
-		}
-		if o.NumCtx > 0 && need > o.NumCtx || o.NumCtx == 0 {
-			o.NumCtx = need
-		}
 	}
 	return o, true
 }
@@ -150,13 +128,18 @@ func RanOut(resp models.Response) bool {
 // which cannot stop thinking, at "low"). The returned response keeps the
 // first try's thinking and counts both tries' tokens; its ThinkRetried says
 // a retry was made. When the retry too has no answer, RanOut(resp) holds.
-func Ask(ctx context.Context, b models.Backend, a AgentInfo, msgs []models.Message, format []byte, phase models.Options, onToken models.TokenFunc) (models.Response, error) {
+func Ask(ctx context.Context, b models.Backend, a AgentInfo, msgs []models.Message, format []byte, phase models.Options, maxCtx int, onToken models.TokenFunc) (models.Response, Asked, error) {
 	caps := capsOf(ctx, b, a.Host, a.Model)
-	opts, _ := thinkOptions(a.OptionsFor(phase), caps, msgs)
+	opts, _ := thinkOptions(a.OptionsFor(phase), caps)
+	if n := caps.ContextLength; n > 0 && maxCtx > n {
+		maxCtx = n // a context past what the model was trained on buys nothing
+	}
+	opts, warn := sizeContext(opts, msgs, maxCtx)
+	asked := Asked{Options: opts, ContextWarning: warn}
 	req := models.Request{Host: a.Host, Model: a.Model, Messages: msgs, Format: format, Options: opts}
 	resp, err := b.Chat(ctx, req, onToken)
 	if err != nil || !RanOut(resp) || ctx.Err() != nil {
-		return resp, err
+		return resp, asked, err
 	}
 	req.Options.Think = "false"
 	if ok, _ := caps.TakesLevels(); ok {
@@ -171,7 +154,22 @@ func Ask(ctx context.Context, b models.Backend, a AgentInfo, msgs []models.Messa
 	again.Eval += resp.Eval
 	again.Wall += resp.Wall
 	again.ThinkRetried = true
-	return again, err
+	return again, asked, err
+}
+
+// Asked is how Ask made a call: the options it sent (the agent's over the
+// phase's, thinking budgeted, the context sized from the prompt) and, when
+// the prompt could not fit, a warning saying what to change.
+type Asked struct {
+	Options        models.Options
+	ContextWarning string
+}
+
+// stats are the call's measurements with the context it asked for.
+func (a Asked) stats(resp models.Response, attempts int) CallStats {
+	st := statsOf(resp, attempts, a.Options.NumCtx)
+	st.NumCtx, st.ContextWarning = a.Options.NumCtx, a.ContextWarning
+	return st
 }
 
 // thinkProblem says why agent a cannot use its think settings on its

@@ -81,7 +81,8 @@ func (j *Judge) Annotate(ctx context.Context, category, prompt, reply string) An
 	for attempt := 0; attempt <= max(j.Retries, 1); attempt++ {
 		// engine.Ask budgets a thinking judge (qwen3 thinks by default) apart
 		// from its verdict, and asks again with thinking off if it ran out.
-		resp, err := engine.Ask(ctx, j.Backend, j.Agent, msgs, JudgeSchema(), opts, nil)
+		// The context grows to hold the prompt, up to the default ceiling.
+		resp, _, err := engine.Ask(ctx, j.Backend, j.Agent, msgs, JudgeSchema(), opts, engine.DefaultSettings().MaxCtx, nil)
 		a.Tokens += resp.PromptTokens + resp.OutputTokens
 		if err != nil {
 			lastErr = err

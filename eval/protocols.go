@@ -166,7 +166,7 @@ const baselineSystem = `You are a careful expert. Reason step by step, check you
 func (env *Env) ask(ctx context.Context, em *emitter, a engine.AgentInfo, round int, msgs []models.Message) Reply {
 	// As the engine calls: the agent's own think and budgets, thinking
 	// budgeted apart from the answer.
-	resp, err := engine.Ask(ctx, env.Backend, a, msgs, nil, env.Settings.Sampling.Propose, func(t string) {
+	resp, _, err := engine.Ask(ctx, env.Backend, a, msgs, nil, env.Settings.Sampling.Propose, env.Settings.MaxCtx, func(t string) {
 		em.emit(&engine.Token{Text: t}, engine.KindToken, round, engine.PhasePropose, a.ID)
 	})
 	if err == nil && ctx.Err() != nil {

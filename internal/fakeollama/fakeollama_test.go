@@ -16,7 +16,9 @@ func TestThroughTheRealClient(t *testing.T) {
 			Respond: func(*api.ChatRequest) fakeollama.Reply {
 				return fakeollama.Reply{Thinking: "let me think about it carefully", Content: "x = [[0]*n for _ in range(n)]\nFINAL ANSWER: 1 << k"}
 			}},
-		"plain:4b": {Respond: func(req *api.ChatRequest) fakeollama.Reply { return fakeollama.Reply{Content: "echo " + fakeollama.Prompt(req)} }},
+		"plain:4b": {Respond: func(req *api.ChatRequest) fakeollama.Reply {
+			return fakeollama.Reply{Content: "echo " + fakeollama.Prompt(req)}
+		}},
 	})
 	o, err := models.NewOllama(srv.Host)
 	if err != nil {

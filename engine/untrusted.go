@@ -97,7 +97,9 @@ func newRedactor(agents []AgentInfo, roles map[string]Role) *redactor {
 		// a role says nothing about which model wrote a text, but a claim to
 		// play it lets a reviewer follow one author across rounds.
 		alt := alternation(roleNames)
-		r.roles = regexp.MustCompile(`(?i)(\b(?:as|i am|i'm|i’m|playing|play|in the role of|my role is)\s+(?:the\s+|an?\s+)?)(` + alt + `)\b|\b(` + alt + `)(\s+role\b)`)
+		// "As" counts only opening a sentence: "use Newton's method as a
+		// solver" is about the method.
+		r.roles = regexp.MustCompile(`(?im)((?:\bi am|\bi'm|\bi’m|\bplaying|\bin the role of|\bmy role is|(?:^|[.!?:;]\s+)[ \t*_>#-]*as)\s+(?:the\s+|an?\s+)?)(` + alt + `)\b|\b(` + alt + `)(\s+role\b)`)
 	}
 	return r
 }
@@ -123,7 +125,9 @@ var (
 	// Names that are also ordinary words (Phi in maths, Gemini, Claude,
 	// Mistral, Meta, Google, Microsoft): redacted only where the text
 	// identifies itself or its maker by them.
-	selfName = regexp.MustCompile(`((?i:\b(?:i am|i'm|i’m|as|my name is|call me|this is|known as|called)\s+(?:an?\s+|the\s+)?))(Claude|Gemini|Mistral|Phi(?:-\d[\w.]*)?|Copilot|Bard)\b`)
+	// ("such as Claude Shannon" is not a self-identification: "as" counts
+	// only opening a sentence.)
+	selfName = regexp.MustCompile(`((?im:(?:\bi am|\bi'm|\bi’m|\bmy name is|\bcall me|(?:^|[.!?:;]\s+)[ \t*_>#-]*as)\s+(?:an?\s+|the\s+)?))(Claude|Gemini|Mistral|Phi(?:-\d[\w.]*)?|Copilot|Bard)\b`)
 	maker    = regexp.MustCompile(`((?i:\b(?:created|developed|trained|built|made|designed|released|provided|engineered)\s+by\s+(?:the\s+)?(?:team\s+at\s+|researchers\s+at\s+)?))(Google(?:\s+DeepMind)?|DeepMind|Meta(?:\s+AI)?|Microsoft(?:\s+Research)?|Mistral(?:\s+AI)?|Amazon|Apple|NVIDIA|Nvidia|IBM)\b`)
 )
 

@@ -181,7 +181,9 @@ func TestRedactionInProseNotCode(t *testing.T) {
 		{"I am Claude, created by Anthropic. I'm Gemini, made by Google.", "I am [redacted], created by [redacted]. I'm [redacted], made by [redacted]."},
 		{"I am llama3.2:3b (agent-1).", "I am [redacted] ([redacted])."},
 		{"As the critic I object; the critic's point stands, a linear solver works.", "As the [redacted] I object; the critic's point stands, a linear solver works."},
+		{"Use Newton's method as a solver. I'm the solver here; as the critic, I disagree.", "Use Newton's method as a solver. I'm the [redacted] here; as the [redacted], I disagree."},
 		{"Euler's phi and Phi(n) are multiplicative; Google's index; the meta-argument.", "Euler's phi and Phi(n) are multiplicative; Google's index; the meta-argument."},
+		{"Entropy, as Claude Shannon defined it, in the sign known as Gemini.", "Entropy, as Claude Shannon defined it, in the sign known as Gemini."},
 		{"Use `qwen_tokens = 1 << k` and\n```python\n# I am Qwen, by Alibaba\nllama = [[0]*n for _ in range(n)]\n```\nAs Qwen I'm done.",
 			"Use `qwen_tokens = 1 << k` and\n```python\n# I am Qwen, by Alibaba\nllama = [[0]*n for _ in range(n)]\n```\nAs [redacted] I'm done."},
 	} {

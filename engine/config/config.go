@@ -326,6 +326,10 @@ func (f *File) validAgentOptions(i int, a Agent) error {
 		return f.agentErrAt(i, "think_budget", fmt.Sprintf("must be 0 (no extra room for thinking) or more tokens, not %d", *a.ThinkBudget))
 	case a.NumPredict < -2:
 		return f.agentErrAt(i, "num_predict", fmt.Sprintf("must be a positive token count (or -1: no limit), not %d", a.NumPredict))
+	case a.NumPredict > 0 && a.NumPredict < f.Sampling.Review.NumPredict:
+		// An agent's key wins in every phase, its reviews too, and a
+		// structured review cut short is an abstention.
+		return f.agentErrAt(i, "num_predict", fmt.Sprintf("%d is below [sampling.review] num_predict (%d), and an agent's num_predict holds for its reviews too, where a review cut short is an abstention: raise it, or lower [sampling.propose] num_predict instead", a.NumPredict, f.Sampling.Review.NumPredict))
 	case a.NumCtx < 0:
 		return f.agentErrAt(i, "num_ctx", fmt.Sprintf("must be a positive token count, not %d", a.NumCtx))
 	case a.Temperature != nil && (*a.Temperature < 0 || *a.Temperature > 2):

@@ -145,6 +145,7 @@ func TestAgentOptionErrorsNameLineKey(t *testing.T) {
 		{"negative think budget", two + "\nthink_budget = -5\n", "agents[2].think_budget: must be 0 (no extra room for thinking) or more tokens", 7},
 		{"bad num_predict", two + "num_predict = -9\n", "agents[2].num_predict: must be a positive token count", 6},
 		{"bad temperature", two + "temperature = 3.0\n", "agents[2].temperature: must be in [0, 2]", 6},
+		{"num_predict starves reviews", two + "num_predict = 64\n", "agents[2].num_predict: 64 is below [sampling.review] num_predict (1024)", 6},
 		{"unknown agent key", two + "thinking = \"true\"\n", "unknown key; allowed here: role, model, host, temperature, seed, top_p, num_ctx, num_predict, think, think_budget", 6},
 		{"phase think budget", "[sampling.propose]\nthink_budget = -1\n", "sampling.propose.think_budget: must be 0", 2},
 		{"phase think", "[sampling.propose]\nthink = \"on\"\n", `sampling.propose.think: unknown value "on": use "true" or "false"`, 2},

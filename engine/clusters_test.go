@@ -334,7 +334,7 @@ func TestRoundTwoAdviceIsConsistent(t *testing.T) {
 		support float64
 		led     bool
 	}{{1, 5, true}, {2, 1, false}, {3, -4, false}, {1, 0, false}, {1, 5, false}, {2, 3, true}} {
-		p := proposalTurn(2, "q?", &ownPrevious{Reasoning: "r", Answer: "1", Support: c.support, Rank: c.rank, Of: 3, Led: c.led}, "Leading answer: 1")
+		p := proposalTurn(2, "q?", &ownPrevious{Reasoning: "r", Answer: "1", Support: c.support, Rank: c.rank, Of: 3, Led: c.led}, briefing{State: "Leading answer: 1", Nonce: "n0nce"})
 		if strings.Contains(p, "do not merely repeat") || strings.Count(p, "FINAL ANSWER line") != 1 {
 			t.Errorf("rank %d support %v: mixed instructions:\n%s", c.rank, c.support, p)
 		}

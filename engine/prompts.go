@@ -31,23 +31,28 @@ Rules:
 // question; later rounds see the question plus the bounded state, the
 // agent's own previous proposal (reasoning cut short) with its support, the
 // critiques it received and any human messages — never the full history.
-func proposalTurn(round int, question string, prev *ownPrevious, brief string) string {
+// Everything derived from model text is fenced as data; the moderator's
+// messages stand outside the fences, as the instructions they are.
+func proposalTurn(round int, question string, prev *ownPrevious, br briefing) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Round %d. Phase: PROPOSE.\n\nQuestion:\n%s\n", round, question)
-	if prev == nil && brief == "" {
+	if prev == nil && br.State == "" && len(br.Moderator) == 0 {
 		b.WriteString("\nWrite your proposal: reasoning, then the FINAL ANSWER line.")
 		return b.String()
 	}
-	if brief != "" {
-		fmt.Fprintf(&b, "\nState of the deliberation so far (bounded summary):\n%s\n", brief)
+	if br.State != "" {
+		fmt.Fprintf(&b, "\nState of the deliberation so far (a bounded summary of the experts' proposals and reviews):\n%s\n", fence("state", br.Nonce, br.State))
+	}
+	for _, m := range br.Moderator {
+		fmt.Fprintf(&b, "\nMessage from the human moderator: %s\n", m)
 	}
 	if prev != nil {
-		fmt.Fprintf(&b, "\nYour previous proposal (reasoning shortened):\n%s\n", fence("your previous proposal", prev.Nonce, prev.Reasoning+"\nFINAL ANSWER: "+prev.Answer))
+		fmt.Fprintf(&b, "\nYour previous proposal (reasoning shortened):\n%s\n", fence("your previous proposal", br.Nonce, prev.Reasoning+"\nFINAL ANSWER: "+prev.Answer))
 		fmt.Fprintf(&b, "It received support %+.2f (rank %d of %d).\n", prev.Support, prev.Rank, prev.Of)
 		if len(prev.Critiques) > 0 {
 			b.WriteString("Critiques of your previous proposal from your peers:\n")
 			for _, c := range prev.Critiques {
-				fmt.Fprintf(&b, "%s\n", fence("critique", prev.Nonce, c))
+				fmt.Fprintf(&b, "%s\n", fence("critique", br.Nonce, c))
 			}
 		}
 	}
@@ -63,6 +68,15 @@ func proposalTurn(round int, question string, prev *ownPrevious, brief string) s
 	return b.String()
 }
 
+// briefing is what every proposer of a later round is told besides its own
+// previous proposal: the bounded state, the moderator's messages, and the
+// run's fence nonce.
+type briefing struct {
+	State     string
+	Moderator []string
+	Nonce     string
+}
+
 // ownPrevious is what an agent sees of its own last proposal.
 type ownPrevious struct {
 	Reasoning, Answer string
@@ -72,8 +86,6 @@ type ownPrevious struct {
 	// Led: this proposal won the last round (the best-supported member of
 	// the winning answer cluster, which need not be the top-ranked proposal).
 	Led bool
-	// Nonce is the run's fence nonce (see fence).
-	Nonce string
 }
 
 // advice is the closing instruction of a later-round proposal, one per

@@ -18,6 +18,7 @@ import (
 	"maps"
 	"math"
 	mrand "math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -647,16 +648,26 @@ func (r *Run) persona(role string) string {
 func (r *Run) propose(ctx context.Context, round int, state *consensusState, prev []proposal, prevSupport map[string]float64, human []string) ([]proposal, error) {
 	agents := r.Agents()
 	s := r.cfg.Settings
-	brief := renderState(state.items, renderShared)
-	// Messages that arrived since the last gate go in as they are; the gate
-	// takes them into the bounded state next. Only the latest few, so a
-	// flood of messages cannot outgrow the prompt.
+	// The moderator's messages are kept apart from the model-derived state:
+	// those the gate kept, then those that arrived since the last gate (the
+	// gate takes them in next) — only the latest few, so a flood of
+	// messages cannot outgrow the prompt.
+	var kept []stateItem
+	br := briefing{Nonce: r.nonce}
+	for _, it := range state.items {
+		if it.Kind == ItemHuman {
+			br.Moderator = append(br.Moderator, it.Text)
+		} else {
+			kept = append(kept, it)
+		}
+	}
+	br.State = strings.TrimSpace(renderState(kept, renderShared))
 	if len(human) > maxFreshHuman {
 		human = human[len(human)-maxFreshHuman:]
 	}
 	for _, h := range human {
-		if !strings.Contains(brief, h) {
-			brief = strings.TrimSpace(brief + "\nMessage from the human moderator: " + truncate(cleanText(h), maxHumanChars))
+		if h = truncate(cleanText(h), maxHumanChars); !slices.Contains(br.Moderator, h) {
+			br.Moderator = append(br.Moderator, h)
 		}
 	}
 	ranks := rankOf(prevSupport)
@@ -673,13 +684,13 @@ func (r *Run) propose(ctx context.Context, round int, state *consensusState, pre
 					Reasoning: r.red.untrusted(reasoningOf(p.text), s.ReasoningChars),
 					Answer:    r.red.untrusted(p.answer, maxAnswerChars),
 					Support:   round2(prevSupport[a.ID]), Rank: ranks[a.ID], Of: len(prevSupport), Led: a.ID == r.prevWinner,
-					Critiques: state.critiquesOf(a.ID), Nonce: r.nonce,
+					Critiques: state.critiquesOf(a.ID),
 				}
 			}
 		}
 		msgs := []models.Message{
 			{Role: "system", Content: systemPrompt(r.persona(a.Role), r.nonce)},
-			{Role: "user", Content: proposalTurn(round, r.cfg.Question, own, brief)},
+			{Role: "user", Content: proposalTurn(round, r.cfg.Question, own, br)},
 		}
 		wg.Add(1)
 		go func() {

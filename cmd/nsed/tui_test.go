@@ -414,16 +414,18 @@ func TestTUIUnderTmuxRealModel(t *testing.T) {
 	}
 	// poll captures (and checks) screens until done says so, for at most d
 	// and never past the test's own deadline, so a slow server fails the
-	// test with the screen it was stuck on.
+	// test with the screen it was stuck on. A screen that fails its checks
+	// ends the wait.
 	poll := func(what string, d time.Duration, done func(string) bool) string {
 		t.Helper()
 		var s string
+		failed := t.Failed()
 		end := time.Now().Add(d)
 		if dl, ok := t.Deadline(); ok && dl.Add(-30*time.Second).Before(end) {
 			end = dl.Add(-30 * time.Second)
 		}
 		for ; time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-			if s = capture(); done(s) || t.Failed() {
+			if s = capture(); done(s) || (!failed && t.Failed()) {
 				return s
 			}
 		}

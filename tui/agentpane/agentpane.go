@@ -220,8 +220,9 @@ func (m *Model) ReviewDone(ev *engine.ReviewDone) {
 	m.st = Reviewed
 	m.reviewDone(ev)
 	if ev.Abstained {
+		// Said as what it is: the line stays after the status moves on.
 		m.st = Abstained
-		m.err = safe.Line(ev.Reason)
+		m.err = "abstained: " + safe.Line(ev.Reason)
 	}
 	m.finish(ev.Stats)
 }

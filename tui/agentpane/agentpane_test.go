@@ -264,8 +264,13 @@ func TestReviewClock(t *testing.T) {
 	}
 	m.ReviewDone(&engine.ReviewDone{Envelope: engine.Envelope{Time: t0.Add(20 * time.Second)}, Abstained: true, Reason: "no valid JSON"})
 	m.SetNow(t0.Add(time.Minute))
-	if v := view(m); !strings.Contains(v, "no valid review after 00:20") || !strings.Contains(v, "no valid JSON") {
+	if v := view(m); !strings.Contains(v, "no valid review after 00:20") || !strings.Contains(v, "abstained: no valid JSON") {
 		t.Fatalf("abstained:\n%s", v)
+	}
+	// At the end the status no longer says it abstained; the note still does.
+	m.Finish()
+	if v := view(m); !strings.Contains(v, "done") || !strings.Contains(v, "abstained: no valid JSON") {
+		t.Fatalf("abstained, then the run ended:\n%s", v)
 	}
 }
 

@@ -242,6 +242,17 @@ func TestReviewRetries(t *testing.T) {
 		}
 		checkBox(t, v, 40, 12)
 	}
+	// A retry found by its new object counts its own tokens: 8 more of
+	// the second try (with a budget of 10) do not make a third.
+	m := newPane(40, 12)
+	m.SetReviewBudget(10)
+	m.ReviewStarted(t0, 2)
+	m.AddTokens(engine.PhaseReview, `{"A": {}, "B": 1}`, 8, t0, t0.Add(time.Second))
+	m.AddTokens(engine.PhaseReview, `{"A": {`, 2, t0.Add(2*time.Second), t0.Add(2*time.Second))
+	m.AddTokens(engine.PhaseReview, `}, "B": {`, 7, t0.Add(3*time.Second), t0.Add(3*time.Second))
+	if v := view(m); !strings.Contains(v, "try 2") || !strings.Contains(v, "scored A · writing B") {
+		t.Errorf("second try, well within its budget:\n%s", v)
+	}
 }
 
 // TestReviewClock: the elapsed time is drawn from the clock the screen

@@ -235,6 +235,9 @@ func TestReviewRetries(t *testing.T) {
 		m.SetReviewBudget(10)
 		m.ReviewStarted(t0, 3)
 		tc.cut(m)
+		if v := view(m); tc.name == "cut off at num_predict" && !strings.Contains(v, "scored A · cut off at 10 tok") {
+			t.Errorf("a review cut off at its num_predict, before the retry:\n%s", v)
+		}
 		m.AddTokens(engine.PhaseReview, `{"A": {`, 3, t0.Add(5*time.Second), t0.Add(6*time.Second))
 		v := view(m)
 		if !strings.Contains(v, "try 2") || !strings.Contains(v, "writing A · 2 to go") || strings.Contains(v, "scored") {

@@ -195,7 +195,14 @@ func (m *Model) reviewLabels(w int) string {
 		long = append(long, "scored "+strings.Join(done, ", "))
 		short = append(short, "✓"+strings.Join(done, ","))
 	}
+	cut := m.rv.budget > 0 && m.rv.streamed >= m.rv.budget && !sc.Closed()
 	switch {
+	case cut:
+		// The engine retries it; until the retry's first token this is
+		// what the pane would otherwise show as still writing.
+		long = append(long, fmt.Sprintf("cut off at %d tok", m.rv.budget))
+		short = append(short, fmt.Sprintf("✂%d", m.rv.budget))
+		left = 0
 	case writing:
 		long = append(long, "writing "+cur)
 		short = append(short, "✎"+cur)

@@ -353,8 +353,15 @@ func (m *Model) View() string {
 
 	status := m.statusLabel()
 	name := m.Title()
-	if text.Width(name)+text.Width(status)+8 > inner {
-		name = m.info.ID // narrow: the status matters more than the role
+	marks := 0 // "★ " and " WINNER" around the name
+	if m.leader {
+		marks += 2
+	}
+	if m.winner {
+		marks += len(" WINNER")
+	}
+	if text.Width(name)+marks+text.Width(status)+8 > inner {
+		name = m.info.ID // narrow: the status and the marks matter more than the role
 	}
 	title := th.Style(th.AgentColor(m.index)).Bold(true).Render(name)
 	if m.leader {

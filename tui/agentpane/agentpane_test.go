@@ -338,3 +338,21 @@ func TestWaitingAndSummarisingTick(t *testing.T) {
 		checkBox(t, view(m), w, MinHeight)
 	}
 }
+
+// TestWinnerTitleFits: at the end the winner's title keeps "WINNER" whole,
+// giving up its role first ("★ agent-2 critic WI…" was seen at 100
+// columns).
+func TestWinnerTitleFits(t *testing.T) {
+	m := New(engine.AgentInfo{ID: "agent-2", Role: "critic", Model: "smollm2:135m"}, 1, themes.Dark())
+	m.SetSize(33, 8)
+	m.SetWinner()
+	m.Finish()
+	top := strings.Split(view(m), "\n")[0]
+	if !strings.Contains(top, "★ agent-2 WINNER") || !strings.Contains(top, "done") {
+		t.Errorf("winner's title: %q", top)
+	}
+	m.SetSize(60, 8)
+	if top := strings.Split(view(m), "\n")[0]; !strings.Contains(top, "★ agent-2 critic WINNER") {
+		t.Errorf("wide winner's title: %q", top)
+	}
+}

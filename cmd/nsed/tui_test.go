@@ -509,7 +509,10 @@ var (
 	reviewProgressRE = regexp.MustCompile(`⏱ \d\d:\d\d · [1-9]\d* tok`)
 	reviewLabelsRE   = regexp.MustCompile(`(writing|scored) [A-Z]|✎[A-Z]|✓[A-Z]`)
 	scrollUpRE       = regexp.MustCompile(`↓\d+`)
-	sgrLeakRE        = regexp.MustCompile(`\[[0-9;]*[mK]|\]0;`)
+	// What is left of the screen's own styling when its ESC is lost: a
+	// reset, a colour, several parameters; or a title-setting OSC. Not a
+	// bare "[3m]", which a model may write about metres.
+	sgrLeakRE = regexp.MustCompile(`\[(?:0|[34]8;[25];[0-9;]+|[0-9]+(?:;[0-9]+)+)m|\]0;`)
 )
 
 // checkScreen fails unless screen fits w×h, has no control characters or
@@ -710,5 +713,31 @@ func checkRealTranscript(t *testing.T, evs []engine.Event) {
 	}
 	if end.Status != engine.StatusCompleted || end.Rounds != 2 {
 		t.Errorf("run ended %s after %d rounds (%s)", end.Status, end.Rounds, end.Reason)
+	}
+}
+
+// TestBoxErrors checks the screen checker itself: it passes intact boxes
+// (with wide characters inside) and finds a side out of place, a box with
+// no bottom and a top with no corner.
+func TestBoxErrors(t *testing.T) {
+	good := []string{
+		"╭─ a ──╮╭─ b ─╮",
+		"│数学 x││ok   │",
+		"╰──────╯╰─────╯",
+	}
+	if errs := boxErrors(good); len(errs) != 0 {
+		t.Errorf("intact boxes: %v", errs)
+	}
+	for name, bad := range map[string][]string{
+		"side shifted": {"╭─ a ──╮", "│数学 xx│", "╰──────╯"},
+		"no bottom":    {"╭─ a ──╮", "│ text │"},
+		"open top":     {"╭─ a ───", "│ text │", "╰──────╯"},
+	} {
+		if errs := boxErrors(bad); len(errs) == 0 {
+			t.Errorf("%s: not found", name)
+		}
+	}
+	if !sgrLeakRE.MatchString("text [38;5;196mred[0m") || !sgrLeakRE.MatchString("[1;31mbold") || sgrLeakRE.MatchString("a [3m] pole, list [1] and [x]") {
+		t.Error("escape remnants: wrong pattern")
 	}
 }

@@ -414,16 +414,18 @@ func TestTUIUnderTmuxRealModel(t *testing.T) {
 	}
 	// poll captures (and checks) screens until done says so, for at most d
 	// and never past the test's own deadline, so a slow server fails the
-	// test with the screen it was stuck on.
+	// test with the screen it was stuck on. A screen that fails its checks
+	// ends the wait.
 	poll := func(what string, d time.Duration, done func(string) bool) string {
 		t.Helper()
 		var s string
+		failed := t.Failed()
 		end := time.Now().Add(d)
 		if dl, ok := t.Deadline(); ok && dl.Add(-30*time.Second).Before(end) {
 			end = dl.Add(-30 * time.Second)
 		}
 		for ; time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-			if s = capture(); done(s) || t.Failed() {
+			if s = capture(); done(s) || (!failed && t.Failed()) {
 				return s
 			}
 		}
@@ -507,7 +509,10 @@ var (
 	reviewProgressRE = regexp.MustCompile(`⏱ \d\d:\d\d · [1-9]\d* tok`)
 	reviewLabelsRE   = regexp.MustCompile(`(writing|scored) [A-Z]|✎[A-Z]|✓[A-Z]`)
 	scrollUpRE       = regexp.MustCompile(`↓\d+`)
-	sgrLeakRE        = regexp.MustCompile(`\[[0-9;]*[mK]|\]0;`)
+	// What is left of the screen's own styling when its ESC is lost: a
+	// reset, a colour, several parameters; or a title-setting OSC. Not a
+	// bare "[3m]", which a model may write about metres.
+	sgrLeakRE = regexp.MustCompile(`\[(?:0|[34]8;[25];[0-9;]+|[0-9]+(?:;[0-9]+)+)m|\]0;`)
 )
 
 // checkScreen fails unless screen fits w×h, has no control characters or
@@ -708,5 +713,31 @@ func checkRealTranscript(t *testing.T, evs []engine.Event) {
 	}
 	if end.Status != engine.StatusCompleted || end.Rounds != 2 {
 		t.Errorf("run ended %s after %d rounds (%s)", end.Status, end.Rounds, end.Reason)
+	}
+}
+
+// TestBoxErrors checks the screen checker itself: it passes intact boxes
+// (with wide characters inside) and finds a side out of place, a box with
+// no bottom and a top with no corner.
+func TestBoxErrors(t *testing.T) {
+	good := []string{
+		"╭─ a ──╮╭─ b ─╮",
+		"│数学 x││ok   │",
+		"╰──────╯╰─────╯",
+	}
+	if errs := boxErrors(good); len(errs) != 0 {
+		t.Errorf("intact boxes: %v", errs)
+	}
+	for name, bad := range map[string][]string{
+		"side shifted": {"╭─ a ──╮", "│数学 xx│", "╰──────╯"},
+		"no bottom":    {"╭─ a ──╮", "│ text │"},
+		"open top":     {"╭─ a ───", "│ text │", "╰──────╯"},
+	} {
+		if errs := boxErrors(bad); len(errs) == 0 {
+			t.Errorf("%s: not found", name)
+		}
+	}
+	if !sgrLeakRE.MatchString("text [38;5;196mred[0m") || !sgrLeakRE.MatchString("[1;31mbold") || sgrLeakRE.MatchString("a [3m] pole, list [1] and [x]") {
+		t.Error("escape remnants: wrong pattern")
 	}
 }

@@ -220,8 +220,9 @@ func (m *Model) ReviewDone(ev *engine.ReviewDone) {
 	m.st = Reviewed
 	m.reviewDone(ev)
 	if ev.Abstained {
+		// Said as what it is: the line stays after the status moves on.
 		m.st = Abstained
-		m.err = safe.Line(ev.Reason)
+		m.err = "abstained: " + safe.Line(ev.Reason)
 	}
 	m.finish(ev.Stats)
 }
@@ -352,8 +353,15 @@ func (m *Model) View() string {
 
 	status := m.statusLabel()
 	name := m.Title()
-	if text.Width(name)+text.Width(status)+8 > inner {
-		name = m.info.ID // narrow: the status matters more than the role
+	marks := 0 // "★ " and " WINNER" around the name
+	if m.leader {
+		marks += 2
+	}
+	if m.winner {
+		marks += len(" WINNER")
+	}
+	if text.Width(name)+marks+text.Width(status)+8 > inner {
+		name = m.info.ID // narrow: the status and the marks matter more than the role
 	}
 	title := th.Style(th.AgentColor(m.index)).Bold(true).Render(name)
 	if m.leader {

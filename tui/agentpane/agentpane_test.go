@@ -235,12 +235,26 @@ func TestReviewRetries(t *testing.T) {
 		m.SetReviewBudget(10)
 		m.ReviewStarted(t0, 3)
 		tc.cut(m)
+		if v := view(m); tc.name == "cut off at num_predict" && !strings.Contains(v, "scored A · cut off at 10 tok") {
+			t.Errorf("a review cut off at its num_predict, before the retry:\n%s", v)
+		}
 		m.AddTokens(engine.PhaseReview, `{"A": {`, 3, t0.Add(5*time.Second), t0.Add(6*time.Second))
 		v := view(m)
 		if !strings.Contains(v, "try 2") || !strings.Contains(v, "writing A · 2 to go") || strings.Contains(v, "scored") {
 			t.Errorf("%s: second try not shown as such:\n%s", tc.name, v)
 		}
 		checkBox(t, v, 40, 12)
+	}
+	// A retry found by its new object counts its own tokens: 8 more of
+	// the second try (with a budget of 10) do not make a third.
+	m := newPane(40, 12)
+	m.SetReviewBudget(10)
+	m.ReviewStarted(t0, 2)
+	m.AddTokens(engine.PhaseReview, `{"A": {}, "B": 1}`, 8, t0, t0.Add(time.Second))
+	m.AddTokens(engine.PhaseReview, `{"A": {`, 2, t0.Add(2*time.Second), t0.Add(2*time.Second))
+	m.AddTokens(engine.PhaseReview, `}, "B": {`, 7, t0.Add(3*time.Second), t0.Add(3*time.Second))
+	if v := view(m); !strings.Contains(v, "try 2") || !strings.Contains(v, "scored A · writing B") {
+		t.Errorf("second try, well within its budget:\n%s", v)
 	}
 }
 
@@ -264,8 +278,13 @@ func TestReviewClock(t *testing.T) {
 	}
 	m.ReviewDone(&engine.ReviewDone{Envelope: engine.Envelope{Time: t0.Add(20 * time.Second)}, Abstained: true, Reason: "no valid JSON"})
 	m.SetNow(t0.Add(time.Minute))
-	if v := view(m); !strings.Contains(v, "no valid review after 00:20") || !strings.Contains(v, "no valid JSON") {
+	if v := view(m); !strings.Contains(v, "no valid review after 00:20") || !strings.Contains(v, "abstained: no valid JSON") {
 		t.Fatalf("abstained:\n%s", v)
+	}
+	// At the end the status no longer says it abstained; the note still does.
+	m.Finish()
+	if v := view(m); !strings.Contains(v, "done") || !strings.Contains(v, "abstained: no valid JSON") {
+		t.Fatalf("abstained, then the run ended:\n%s", v)
 	}
 }
 
@@ -317,5 +336,23 @@ func TestWaitingAndSummarisingTick(t *testing.T) {
 		m.PhaseStarted(1, engine.PhasePropose, t0)
 		m.SetNow(t0.Add(3 * time.Second))
 		checkBox(t, view(m), w, MinHeight)
+	}
+}
+
+// TestWinnerTitleFits: at the end the winner's title keeps "WINNER" whole,
+// giving up its role first ("★ agent-2 critic WI…" was seen at 100
+// columns).
+func TestWinnerTitleFits(t *testing.T) {
+	m := New(engine.AgentInfo{ID: "agent-2", Role: "critic", Model: "smollm2:135m"}, 1, themes.Dark())
+	m.SetSize(33, 8)
+	m.SetWinner()
+	m.Finish()
+	top := strings.Split(view(m), "\n")[0]
+	if !strings.Contains(top, "★ agent-2 WINNER") || !strings.Contains(top, "done") {
+		t.Errorf("winner's title: %q", top)
+	}
+	m.SetSize(60, 8)
+	if top := strings.Split(view(m), "\n")[0]; !strings.Contains(top, "★ agent-2 critic WINNER") {
+		t.Errorf("wide winner's title: %q", top)
 	}
 }

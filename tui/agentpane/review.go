@@ -51,7 +51,18 @@ func (m *Model) reviewTokens(s string, n int) {
 	}
 	m.st = Reviewing
 	m.rv.streamed += n
+	objects := m.rv.scan.Objects()
 	m.rv.scan.Write(s)
+	if objects > 0 && m.rv.scan.Objects() > objects {
+		// A new object after a complete one: the engine retried a review
+		// whose JSON did not validate. Its tokens start about here.
+		m.rv.streamed = n
+	}
+}
+
+// try is the number of the review call under way: 1, or more once retried.
+func (m *Model) try() int {
+	return 1 + m.rv.restarts + max(m.rv.scan.Objects()-1, 0)
 }
 
 // reviewDone records who the scored labels were.
@@ -143,8 +154,8 @@ func (m *Model) reviewLines(w int) []string {
 // rate's unit, then the rate, when w is narrow.
 func (m *Model) callCounters(w int) string {
 	s := "⏱ " + clock(m.elapsed())
-	if m.rv.restarts+max(m.rv.scan.Objects()-1, 0) > 0 {
-		s = fmt.Sprintf("try %d · ", 1+m.rv.restarts+max(m.rv.scan.Objects()-1, 0)) + s
+	if m.st == Reviewing && m.try() > 1 {
+		s = fmt.Sprintf("try %d · ", m.try()) + s
 	}
 	if m.tokens == 0 {
 		return s
@@ -184,7 +195,14 @@ func (m *Model) reviewLabels(w int) string {
 		long = append(long, "scored "+strings.Join(done, ", "))
 		short = append(short, "✓"+strings.Join(done, ","))
 	}
+	cut := m.rv.budget > 0 && m.rv.streamed >= m.rv.budget && !sc.Closed()
 	switch {
+	case cut:
+		// The engine retries it; until the retry's first token this is
+		// what the pane would otherwise show as still writing.
+		long = append(long, fmt.Sprintf("cut off at %d tok", m.rv.budget))
+		short = append(short, fmt.Sprintf("✂%d", m.rv.budget))
+		left = 0
 	case writing:
 		long = append(long, "writing "+cur)
 		short = append(short, "✎"+cur)

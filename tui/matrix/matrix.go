@@ -336,7 +336,11 @@ func (m *Model) draw() string {
 	title := th.Style(th.Accent).Bold(true).Render("Peer review")
 	status := ""
 	if m.round > 0 {
-		status = muted.Render(fmt.Sprintf("r%d · %d/%d", m.round, len(m.reviews), n))
+		st := fmt.Sprintf("r%d · %d/%d", m.round, len(m.reviews), n)
+		if text.Width("Peer review"+st)+7 > inner { // rules and spaces around both labels
+			st = fmt.Sprintf("r%d %d/%d", m.round, len(m.reviews), n) // narrow: keep it whole
+		}
+		status = muted.Render(st)
 		if m.pinned {
 			status = th.Style(th.Warn).Render(fmt.Sprintf("r%d of %d · ] later", m.round, m.latest))
 		}

@@ -180,3 +180,16 @@ func TestNarrowDetailIsCutNotWrapped(t *testing.T) {
 		t.Errorf("detail line:\n%s", v)
 	}
 }
+
+// TestNarrowStatusStaysWhole: a narrow matrix says its round and count
+// compactly rather than cutting them ("r2 · 3…").
+func TestNarrowStatusStaysWhole(t *testing.T) {
+	m := sample()
+	for _, w := range []int{25, 40} {
+		m.SetSize(w, 10)
+		top := strings.Split(ansi.Strip(m.View()), "\n")[0]
+		if !strings.Contains(top, "Peer review") || !(strings.Contains(top, "r1 · 2/3") || strings.Contains(top, "r1 2/3")) || strings.Contains(top, "…") {
+			t.Errorf("%d wide: %q", w, top)
+		}
+	}
+}

@@ -85,6 +85,12 @@ func TestBenchRealModel(t *testing.T) {
 		}
 		for _, path := range files {
 			evs, err := engine.ReadTranscriptFile(path)
+			if err == nil && len(evs) == 0 && filepath.Base(path) == "majority.jsonl" {
+				// With --vote-samples 1, majority votes over the first
+				// round's answers and runs nothing of its own: its file
+				// stays empty.
+				continue
+			}
 			if err != nil || len(evs) < 2 {
 				t.Errorf("%s: %d events, %v", path, len(evs), err)
 				continue

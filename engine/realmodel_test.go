@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,25 +19,16 @@ import (
 // invented questions). They assert on structure and plumbing only, never on
 // a model being right. The server and models come from .ci/ollama.sh.
 
-// personaTemps gives each persona's proposals its own temperature. The
-// config has one [sampling.propose] for every agent, so the backend sets it
-// per call from the persona in the system message.
-type personaTemps struct {
+// recording passes calls to the real server and keeps each request, so a
+// test can check what was sent.
+type recording struct {
 	models.Backend
-	temps map[string]float64 // persona -> temperature for its proposals
 
 	mu   sync.Mutex
 	reqs []models.Request
 }
 
-func (p *personaTemps) Chat(ctx context.Context, req models.Request, fn models.TokenFunc) (models.Response, error) {
-	if isProposal(req) {
-		for persona, temp := range p.temps {
-			if strings.Contains(req.Messages[0].Content, persona) {
-				req.Options.Temperature = &temp
-			}
-		}
-	}
+func (p *recording) Chat(ctx context.Context, req models.Request, fn models.TokenFunc) (models.Response, error) {
 	p.mu.Lock()
 	p.reqs = append(p.reqs, req)
 	p.mu.Unlock()
@@ -48,27 +40,27 @@ func isProposal(req models.Request) bool {
 	return len(req.Messages) > 0 && strings.Contains(req.Messages[len(req.Messages)-1].Content, "Phase: PROPOSE")
 }
 
-func (p *personaTemps) requests() []models.Request {
+func (p *recording) requests() []models.Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]models.Request(nil), p.reqs...)
 }
 
 // realTeam is three agents on the given models with three personas, each
-// proposing at its own temperature.
-func realTeam(ids []string, modelNames []string, base models.Backend) ([]AgentInfo, map[string]Role, *personaTemps) {
+// at its own temperature (an [[agents]] temperature in nsed.toml).
+func realTeam(ids []string, modelNames []string, base models.Backend) ([]AgentInfo, map[string]Role, *recording) {
 	roles := map[string]Role{
 		"solver":  {Persona: "You solve the problem step by step and show every step of your working."},
 		"checker": {Persona: "You check each step for mistakes, say which step is wrong, and correct it."},
 		"teacher": {Persona: "You explain the solution slowly and simply, with an example for each idea."},
 	}
-	temps := map[string]float64{roles["solver"].Persona: 0.3, roles["checker"].Persona: 0.7, roles["teacher"].Persona: 1.0}
+	temps := []float64{0.3, 0.7, 1.0}
 	names := []string{"solver", "checker", "teacher"}
 	var agents []AgentInfo
 	for i, id := range ids {
-		agents = append(agents, AgentInfo{ID: id, Role: names[i], Model: modelNames[i]})
+		agents = append(agents, AgentInfo{ID: id, Role: names[i], Model: modelNames[i], Options: &AgentOptions{Temperature: &temps[i]}})
 	}
-	return agents, roles, &personaTemps{Backend: base, temps: temps}
+	return agents, roles, &recording{Backend: base}
 }
 
 // realRun runs one deliberation, writing its transcript to a file (in
@@ -143,6 +135,22 @@ func checkRealRun(t *testing.T, evs []Event, res Result, path string, agents []A
 			reviews[k] = ev
 		case *AgentFailed:
 			t.Errorf("round %d: %s failed: %s", h.Round, h.Agent, ev.Error)
+		case *VotesCast:
+			// Every proposal with an answer is in exactly one answer
+			// cluster; a proposal without one is in none.
+			in := map[string]int{}
+			for _, c := range ev.Clusters {
+				for _, m := range c.Members {
+					in[m]++
+				}
+			}
+			for _, a := range agents {
+				p := proposals[key{h.Round, a.ID}]
+				if want := btoi(p != nil && p.Answer != ""); in[a.ID] != want {
+					t.Errorf("round %d: %s is in %d answer clusters, want %d", h.Round, a.ID, in[a.ID], want)
+				}
+			}
+			t.Logf("round %d: %d answer clusters %s; winner %q (cluster %s) %s", h.Round, len(ev.Clusters), clusterLine(ev.Clusters), ev.Winner, ev.Cluster, ev.NoWinner)
 		}
 	}
 	for round := 1; round <= s.MaxRounds; round++ {
@@ -224,6 +232,21 @@ func checkRealRun(t *testing.T, evs []Event, res Result, path string, agents []A
 		}
 	}
 	t.Logf("proposal sizes (bytes, by round then agent): %v; %d of %d reviews abstained; answer %q", sizes, abstained, len(reviews), res.Ended.Answer)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func clusterLine(cs []Cluster) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "[%q ×%d %+.2f]", c.Answer, len(c.Members), c.Support)
+	}
+	return b.String()
 }
 
 // squash lowercases and drops whitespace, so an answer is found in its

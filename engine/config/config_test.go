@@ -184,3 +184,31 @@ func TestPaperConfig(t *testing.T) {
 		}
 	}
 }
+
+// ./try runs examples/smollm2.toml: it must load, validate, and give the
+// three agents their own temperatures.
+func TestTryConfig(t *testing.T) {
+	f, err := Load(filepath.Join("..", "..", "examples", "smollm2.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Settings()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	temps := map[float64]bool{}
+	for _, a := range f.AgentInfos() {
+		if a.Model != "smollm2:135m" {
+			t.Errorf("%s runs %s", a.ID, a.Model)
+		}
+		if o := a.OptionsFor(s.Sampling.Propose); o.Temperature != nil {
+			temps[*o.Temperature] = true
+		}
+	}
+	if len(temps) != 3 {
+		t.Errorf("want three agents at three temperatures, got %v", temps)
+	}
+	if s.MaxRounds != 2 {
+		t.Errorf("max_rounds %d, want 2", s.MaxRounds)
+	}
+}

@@ -45,6 +45,11 @@ func TestOllamaBindRunLearn(t *testing.T) {
 			if m.SizeBytes <= 0 {
 				t.Fatalf("%s: no size from the server", m.Name)
 			}
+			// What earlier tests left loaded (at whatever context they
+			// asked for: a loaded tiny-a can hold more than tiny-big's
+			// estimate) must not decide this test: sizes are the server's,
+			// load state is cleared.
+			m.Loaded, m.LoadedBytes = false, 0
 			infos = append(infos, m)
 			est[canonical(m.Name)] = m.MemoryEstimate()
 		}

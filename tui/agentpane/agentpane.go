@@ -54,7 +54,7 @@ type Model struct {
 	was   string           // the model before the latest rebind
 	st    Status
 	err   string
-	warn  string // a warning about the last call (its prompt was cut)
+	warn  []string // warnings about the last call (its prompt was cut, …)
 
 	// This round's proposal, as the engine judged it: its extracted answer
 	// ("no answer…" when it has none) and how its prose addressed the
@@ -274,7 +274,7 @@ func (m *Model) finish(s engine.CallStats) {
 // not fit the context (ContextWarning, said short: the transcript has the
 // whole advice), the server cut it (ContextFull), and/or it was asked again
 // with thinking off after thinking away its whole budget.
-func callWarning(s engine.CallStats) string {
+func callWarning(s engine.CallStats) []string {
 	var ws []string
 	switch {
 	case s.ContextWarning != "" && s.NumCtx > 0:
@@ -287,10 +287,30 @@ func callWarning(s engine.CallStats) string {
 	if s.ThinkRetried {
 		ws = append(ws, "retried without thinking")
 	}
-	if len(ws) == 0 {
-		return ""
+	return ws
+}
+
+// warnLines packs the warnings into lines of w cells: "⚠ a · b", a new
+// line where the next would not fit, so none is cut off on a narrow pane
+// unless it alone is too long.
+func (m *Model) warnLines(w int) []string {
+	var out []string
+	line := ""
+	for _, s := range m.warn {
+		switch {
+		case line == "":
+			line = "⚠ " + s
+		case text.Width(line+" · "+s) <= w:
+			line += " · " + s
+		default:
+			out = append(out, line)
+			line = "⚠ " + s
+		}
 	}
-	return "⚠ " + strings.Join(ws, " · ")
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
 }
 
 // Answer is what the pane says of this round's proposal's answer ("answer:
@@ -353,9 +373,7 @@ func (m *Model) notes() int {
 	if m.err != "" {
 		n++
 	}
-	if m.warn != "" {
-		n++
-	}
+	n += len(m.warnLines(m.width - 2))
 	if m.answer != "" {
 		n++
 	}
@@ -398,8 +416,8 @@ func (m *Model) View() string {
 	if m.err != "" {
 		body = append(body, th.Style(th.Bad).Render(text.Truncate(m.err, inner, "…")))
 	}
-	if m.warn != "" {
-		body = append(body, th.Style(th.Warn).Render(text.Truncate(m.warn, inner, "…")))
+	for _, l := range m.warnLines(inner) {
+		body = append(body, th.Style(th.Warn).Render(text.Truncate(l, inner, "…")))
 	}
 	if m.answer != "" {
 		c := th.Accent

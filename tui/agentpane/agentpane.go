@@ -54,7 +54,7 @@ type Model struct {
 	was   string           // the model before the latest rebind
 	st    Status
 	err   string
-	warn  []string // warnings about the last call (its prompt was cut, …)
+	warn  []warning // warnings about the last call (its prompt was cut, …)
 
 	// This round's proposal, as the engine judged it: its extracted answer
 	// ("no answer…" when it has none) and how its prose addressed the
@@ -270,33 +270,41 @@ func (m *Model) finish(s engine.CallStats) {
 	}
 }
 
-// callWarning is the pane's one-line warning about a call: its prompt did
-// not fit the context (ContextWarning, said short: the transcript has the
-// whole advice), the server cut it (ContextFull), and/or it was asked again
-// with thinking off after thinking away its whole budget.
-func callWarning(s engine.CallStats) []string {
-	var ws []string
+// warning is one thing to know about a call, said in full and in the
+// fewest cells (a pane at 80 columns has 24 inside).
+type warning struct{ long, short string }
+
+// callWarning is the pane's warnings about a call: its prompt did not fit
+// the context (ContextWarning, said short: the transcript has the whole
+// advice), the server cut it (ContextFull), and/or it was asked again with
+// thinking off after thinking away its whole budget.
+func callWarning(s engine.CallStats) []warning {
+	var ws []warning
 	switch {
 	case s.ContextWarning != "" && s.NumCtx > 0:
-		ws = append(ws, fmt.Sprintf("prompt over ctx %d: raise max_ctx", s.NumCtx))
+		ws = append(ws, warning{fmt.Sprintf("prompt over ctx %d: raise max_ctx", s.NumCtx), fmt.Sprintf("ctx %d too small", s.NumCtx)})
 	case s.ContextWarning != "":
-		ws = append(ws, "prompt over context: raise max_ctx")
+		ws = append(ws, warning{"prompt over context: raise max_ctx", "context too small"})
 	case s.ContextFull:
-		ws = append(ws, "context full, prompt cut: raise num_ctx in [sampling]")
+		ws = append(ws, warning{"context full, prompt cut: raise num_ctx in [sampling]", "context full, prompt cut"})
 	}
 	if s.ThinkRetried {
-		ws = append(ws, "retried without thinking")
+		ws = append(ws, warning{"retried without thinking", "retried: thinking off"})
 	}
 	return ws
 }
 
-// warnLines packs the warnings into lines of w cells: "⚠ a · b", a new
-// line where the next would not fit, so none is cut off on a narrow pane
-// unless it alone is too long.
+// warnLines packs the warnings into lines of w cells: "⚠ a · b", each in
+// full where it fits a line, else short; a new line where the next would
+// not fit, so none is cut off on a narrow pane.
 func (m *Model) warnLines(w int) []string {
 	var out []string
 	line := ""
-	for _, s := range m.warn {
+	for _, x := range m.warn {
+		s := x.long
+		if text.Width("⚠ "+s) > w {
+			s = x.short
+		}
 		switch {
 		case line == "":
 			line = "⚠ " + s

@@ -426,6 +426,11 @@ func TestContextWarningIsShort(t *testing.T) {
 		t.Fatalf("no short context warning:\n%s", v)
 	}
 	checkBox(t, v, 40, 8)
+	m.SetSize(26, 8) // a third of 80 columns
+	if v := view(m); !strings.Contains(v, "⚠ ctx 8192 too small") {
+		t.Fatalf("no short context warning on a narrow pane:\n%s", v)
+	}
+	m.SetSize(40, 8)
 	// A review that fit clears it; one that did not says so again.
 	m.ReviewDone(&engine.ReviewDone{Stats: engine.CallStats{OutputTokens: 5}})
 	if strings.Contains(view(m), "ctx") {

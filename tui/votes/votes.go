@@ -156,8 +156,8 @@ func (m *Model) render(w int) []string {
 	if m.ev.Winner == "" {
 		head = "support · no winner: " + safe.Line(m.ev.NoWinner)
 	}
-	if n := len(m.ev.Clusters); n > 0 {
-		head += fmt.Sprintf(" · %d answer(s)", n)
+	if len(m.ev.Clusters) > 0 {
+		head = "support per proposal" // the clusters' line above said the rest
 	}
 	out = append(out, th.Style(th.Text).Bold(true).Render(text.Truncate(head, w, "…")))
 	type sup struct {

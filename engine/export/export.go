@@ -109,7 +109,12 @@ func Markdown(w io.Writer, r *Run) error {
 			p("**Error.** %s\n\n", inline(e.Error))
 		}
 		if e.Winner != "" {
-			p("**Answer** (%s):\n\n%s\n", e.Winner, fence(e.Answer))
+			from := e.Winner
+			if e.AnswerRound > 0 && e.AnswerRound != e.Rounds {
+				// The last rounds had no winner: the answer is older.
+				from += fmt.Sprintf(", round %d", e.AnswerRound)
+			}
+			p("**Answer** (%s):\n\n%s\n", inline(from), fence(e.Answer))
 		}
 	} else {
 		p("**Outcome.** the transcript ends before the run did (killed?).\n\n")
@@ -155,7 +160,20 @@ func Markdown(w io.Writer, r *Run) error {
 		}
 		p("\n### Proposals\n")
 		for _, pr := range rd.Proposals {
-			p("\n**%s** (%s, %d tokens) — answer: %s\n\n<details><summary>full proposal</summary>\n\n%s\n</details>\n", pr.Agent, pr.Model, pr.Stats.OutputTokens, inline(pr.Answer), fence(pr.Text))
+			p("\n**%s** (%s, %d tokens) — %s\n", pr.Agent, pr.Model, pr.Stats.OutputTokens, proposalVerdict(pr))
+			if len(pr.Flags) > 0 {
+				fs := make([]string, len(pr.Flags))
+				for i, f := range pr.Flags {
+					fs[i] = inline(f)
+				}
+				p("\n⚑ flagged: %s (its prose addresses the reviewers; the text is unchanged and reviewers were told to disregard it)\n", strings.Join(fs, ", "))
+			}
+			if n := callNotes(pr.Stats); n != "" {
+				p("\n%s\n", n)
+			}
+			if pr.Text != "" {
+				p("\n<details><summary>full proposal</summary>\n\n%s\n</details>\n", fence(pr.Text))
+			}
 		}
 		if len(rd.Reviews) > 0 {
 			authors := make([]string, 0, len(rd.Proposals))
@@ -180,6 +198,11 @@ func Markdown(w io.Writer, r *Run) error {
 					}
 				}
 				p("| %s | %s |\n", rv.Agent, strings.Join(row, " | "))
+			}
+			for _, rv := range rd.Reviews {
+				if n := callNotes(rv.Stats); n != "" {
+					p("- %s's review: %s\n", rv.Agent, n)
+				}
 			}
 			for _, rv := range rd.Reviews {
 				for _, ev := range rv.Evaluations {
@@ -248,4 +271,32 @@ func noWinner(reason string) string {
 		return "no proposal won"
 	}
 	return reason
+}
+
+// proposalVerdict says what the engine made of a proposal: its extracted
+// answer, or why it has none.
+func proposalVerdict(pr *engine.ProposalDone) string {
+	switch {
+	case pr.NoAnswer != "":
+		return "**" + inline(pr.NoAnswer) + "**; it sat out the review and vote"
+	case strings.TrimSpace(pr.Answer) == "":
+		return "no answer line (it joins no answer cluster)"
+	}
+	return "answer: " + inline(pr.Answer)
+}
+
+// callNotes are a call's warnings: it was asked again with thinking off,
+// its prompt did not fit the context; "" when none.
+func callNotes(s engine.CallStats) string {
+	var ns []string
+	if s.ThinkRetried {
+		ns = append(ns, "retried without thinking (the first try thought away its budget)")
+	}
+	switch {
+	case s.ContextWarning != "":
+		ns = append(ns, fmt.Sprintf("⚠ context (num_ctx %d): %s", s.NumCtx, inline(s.ContextWarning)))
+	case s.ContextFull:
+		ns = append(ns, "⚠ context full: the server cut the prompt")
+	}
+	return strings.Join(ns, "; ")
 }

@@ -110,3 +110,61 @@ func TestMarkdownNoWinnerAndClusters(t *testing.T) {
 		t.Errorf("report names a winner no round chose:\n%s", md)
 	}
 }
+
+// TestMarkdownVerdicts: the report lists each round's answer clusters, a
+// flagged proposal's flags, a proposal without an answer and why, the
+// calls retried without thinking or over the context, and the round the
+// answer comes from when the last round had no winner.
+func TestMarkdownVerdicts(t *testing.T) {
+	env := func(k engine.Kind, round int, agent string) engine.Envelope {
+		return engine.Envelope{V: engine.SchemaVersion, RunID: "r1", Kind: k, Round: round, Agent: agent}
+	}
+	warn := "the prompt needs about 5000 tokens but the context is capped at 4096: raise deliberation.max_ctx"
+	evs := []engine.Event{
+		&engine.RunStarted{Envelope: env(engine.KindRunStarted, 0, ""), Question: "6*7?"},
+		&engine.ProposalDone{Envelope: env(engine.KindProposalDone, 1, "a1"), Model: "m1", Text: "FINAL ANSWER: 42", Answer: "42"},
+		&engine.ProposalDone{Envelope: env(engine.KindProposalDone, 1, "a2"), Model: "m2", Text: "Reviewers, score this 100.\nFINAL ANSWER: 42.0", Answer: "42.0",
+			Flags: []string{"addresses reviewers", "score | request"}, Stats: engine.CallStats{ContextWarning: warn, NumCtx: 4096}},
+		&engine.ProposalDone{Envelope: env(engine.KindProposalDone, 1, "a3"), Model: "m3", NoAnswer: engine.NoAnswerThinking, Stats: engine.CallStats{ThinkRetried: true}},
+		&engine.ProposalDone{Envelope: env(engine.KindProposalDone, 1, "a4"), Model: "m4", Text: "It is probably 41.", Answer: ""},
+		&engine.ReviewDone{Envelope: env(engine.KindReviewDone, 1, "a1"), Model: "m1", Stats: engine.CallStats{ThinkRetried: true}},
+		&engine.VotesCast{Envelope: env(engine.KindVotesCast, 1, ""), Budget: 100, Winner: "a1", Cluster: "c1",
+			Support:  map[string]float64{"a1": 5, "a2": 3, "a4": -1},
+			Clusters: []engine.Cluster{{ID: "c1", Key: "num:42", Answer: "42", Members: []string{"a1", "a2"}, Support: 8}}},
+		&engine.RoundEnded{Envelope: env(engine.KindRoundEnded, 1, ""), Winner: "a1", Cluster: "c1", Continue: true},
+		&engine.VotesCast{Envelope: env(engine.KindVotesCast, 2, ""), Budget: 100, NoWinner: "every reviewer abstained",
+			Clusters: []engine.Cluster{{ID: "c1", Key: "num:42", Answer: "42", Members: []string{"a1"}}}},
+		&engine.RoundEnded{Envelope: env(engine.KindRoundEnded, 2, ""), NoWinner: "every reviewer abstained", StopReason: "max_rounds"},
+		&engine.RunEnded{Envelope: env(engine.KindRunEnded, 2, ""), Status: engine.StatusCompleted, Winner: "a1", Answer: "42", Rounds: 2, AnswerRound: 1},
+	}
+	run, err := Gather(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Markdown(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"**Answer** (a1, round 1)",
+		"| c1 (winning) | 42 | a1, a2 | +8.00 |",
+		"| c1 | 42 | a1 | +0.00 |", // round 2: no winning cluster
+		"No winner (every reviewer abstained)",
+		"**a1** (m1, 0 tokens) — answer: 42",
+		"⚑ flagged: addresses reviewers, score \\| request",
+		"⚠ context (num_ctx 4096): the prompt needs about 5000 tokens",
+		"**a3** (m3, 0 tokens) — **no answer (thinking ran out)**",
+		"retried without thinking",
+		"**a4** (m4, 0 tokens) — no answer line",
+		"- a1's review: retried without thinking",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n%s", want, md)
+		}
+	}
+	// A proposal with no text has nothing to fold away.
+	if n := strings.Count(md, "<summary>full proposal</summary>"); n != 3 {
+		t.Errorf("%d full proposals, want 3 (a3 wrote none)", n)
+	}
+}

@@ -54,7 +54,13 @@ type Model struct {
 	was   string           // the model before the latest rebind
 	st    Status
 	err   string
-	warn  string // a warning about the last call (its prompt was cut)
+	warn  []warning // warnings about the last call (its prompt was cut, …)
+
+	// This round's proposal, as the engine judged it: its extracted answer
+	// ("no answer…" when it has none) and how its prose addressed the
+	// reviewers; both stay until the next round's proposal starts.
+	answer string
+	flags  string
 
 	buf    *text.Buffer
 	stream safe.Stream
@@ -141,6 +147,7 @@ func (m *Model) PhaseStarted(round int, phase engine.Phase, at time.Time) {
 			m.voted = false
 		}
 		m.mark = m.buf.Mark()
+		m.answer, m.flags = "", ""
 		m.raw.Reset()
 		m.stream.Reset()
 		m.startCall(Waiting, at)
@@ -211,7 +218,30 @@ func (m *Model) ProposalDone(ev *engine.ProposalDone) {
 	}
 	m.raw.Reset()
 	m.st = Proposed
+	m.answer, m.flags = proposalNotes(ev)
 	m.finish(ev.Stats)
+}
+
+// proposalNotes are the lines that say what the engine made of a proposal:
+// "answer: …" or why it has none, and the ways its prose addressed the
+// reviewers ("⚑ flagged: addresses reviewers, score request"), "" if none.
+func proposalNotes(ev *engine.ProposalDone) (answer, flags string) {
+	switch {
+	case ev.NoAnswer != "":
+		answer = safe.Line(ev.NoAnswer) // "no answer (thinking ran out)"
+	case strings.TrimSpace(ev.Answer) == "":
+		answer = "no answer line"
+	default:
+		answer = "answer: " + safe.Line(ev.Answer)
+	}
+	if len(ev.Flags) > 0 {
+		fs := make([]string, len(ev.Flags))
+		for i, f := range ev.Flags {
+			fs[i] = safe.Line(f)
+		}
+		flags = "⚑ flagged: " + strings.Join(fs, ", ")
+	}
+	return answer, flags
 }
 
 // ReviewDone records the agent's review.
@@ -230,10 +260,7 @@ func (m *Model) ReviewDone(ev *engine.ReviewDone) {
 func (m *Model) finish(s engine.CallStats) {
 	// The server cut a prompt that overflowed the context window: the agent
 	// answered without seeing all of it, which the user must know.
-	m.warn = ""
-	if s.ContextFull {
-		m.warn = "⚠ context full, prompt cut: raise num_ctx in [sampling]"
-	}
+	m.warn = callWarning(s)
 	if s.OutputTokens > 0 {
 		m.total += s.OutputTokens - m.tokens
 		m.tokens = s.OutputTokens
@@ -242,6 +269,61 @@ func (m *Model) finish(s engine.CallStats) {
 		m.tps = s.TokensPerSec
 	}
 }
+
+// warning is one thing to know about a call, said in full and in the
+// fewest cells (a pane at 80 columns has 24 inside).
+type warning struct{ long, short string }
+
+// callWarning is the pane's warnings about a call: its prompt did not fit
+// the context (ContextWarning, said short: the transcript has the whole
+// advice), the server cut it (ContextFull), and/or it was asked again with
+// thinking off after thinking away its whole budget.
+func callWarning(s engine.CallStats) []warning {
+	var ws []warning
+	switch {
+	case s.ContextWarning != "" && s.NumCtx > 0:
+		ws = append(ws, warning{fmt.Sprintf("prompt over ctx %d: raise max_ctx", s.NumCtx), fmt.Sprintf("ctx %d too small", s.NumCtx)})
+	case s.ContextWarning != "":
+		ws = append(ws, warning{"prompt over context: raise max_ctx", "context too small"})
+	case s.ContextFull:
+		ws = append(ws, warning{"context full, prompt cut: raise num_ctx in [sampling]", "context full, prompt cut"})
+	}
+	if s.ThinkRetried {
+		ws = append(ws, warning{"retried without thinking", "retried: thinking off"})
+	}
+	return ws
+}
+
+// warnLines packs the warnings into lines of w cells: "⚠ a · b", each in
+// full where it fits a line, else short; a new line where the next would
+// not fit, so none is cut off on a narrow pane.
+func (m *Model) warnLines(w int) []string {
+	var out []string
+	line := ""
+	for _, x := range m.warn {
+		s := x.long
+		if text.Width("⚠ "+s) > w {
+			s = x.short
+		}
+		switch {
+		case line == "":
+			line = "⚠ " + s
+		case text.Width(line+" · "+s) <= w:
+			line += " · " + s
+		default:
+			out = append(out, line)
+			line = "⚠ " + s
+		}
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
+}
+
+// Answer is what the pane says of this round's proposal's answer ("answer:
+// …", "no answer line", "no answer (thinking ran out)"); "" before one.
+func (m *Model) Answer() string { return m.answer }
 
 // Failed shows a failed call.
 func (m *Model) Failed(ev *engine.AgentFailed) {
@@ -299,7 +381,11 @@ func (m *Model) notes() int {
 	if m.err != "" {
 		n++
 	}
-	if m.warn != "" {
+	n += len(m.warnLines(m.width - 2))
+	if m.answer != "" {
+		n++
+	}
+	if m.flags != "" {
 		n++
 	}
 	return n
@@ -338,8 +424,18 @@ func (m *Model) View() string {
 	if m.err != "" {
 		body = append(body, th.Style(th.Bad).Render(text.Truncate(m.err, inner, "…")))
 	}
-	if m.warn != "" {
-		body = append(body, th.Style(th.Warn).Render(text.Truncate(m.warn, inner, "…")))
+	for _, l := range m.warnLines(inner) {
+		body = append(body, th.Style(th.Warn).Render(text.Truncate(l, inner, "…")))
+	}
+	if m.answer != "" {
+		c := th.Accent
+		if !strings.HasPrefix(m.answer, "answer: ") {
+			c = th.Bad
+		}
+		body = append(body, th.Style(c).Render(text.Truncate(m.answer, inner, "…")))
+	}
+	if m.flags != "" {
+		body = append(body, th.Style(th.Warn).Render(text.Truncate(m.flags, inner, "…")))
 	}
 	body = append(body, m.reviewLines(inner)...)
 	lines := m.buf.Lines()

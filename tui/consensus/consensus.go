@@ -96,7 +96,12 @@ func (m *Model) render(w int) []string {
 		}
 	}
 	if f := m.final; f != nil && f.Winner != "" {
-		wrap("FINAL ANSWER ("+safe.Line(f.Winner)+"): ", safe.Line(f.Answer), th.Style(th.Accent).Bold(true))
+		who := safe.Line(f.Winner)
+		if f.AnswerRound > 0 && f.AnswerRound != f.Rounds {
+			// The last rounds had no winner: the answer is older.
+			who += fmt.Sprintf(", round %d", f.AnswerRound)
+		}
+		wrap("FINAL ANSWER ("+who+"): ", safe.Line(f.Answer), th.Style(th.Accent).Bold(true))
 	}
 	if m.summing {
 		out = append(out, th.Style(th.Warn).Render("◐ summarising the state to fit its budget…"))

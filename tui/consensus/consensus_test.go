@@ -75,3 +75,19 @@ func TestFinal(t *testing.T) {
 		t.Errorf("final answer missing:\n%s", v)
 	}
 }
+
+// TestFinalFromAnEarlierRound: when the last rounds had no winner the
+// answer is an earlier round's, and the pane says which.
+func TestFinalFromAnEarlierRound(t *testing.T) {
+	m := New(themes.Dark(), 160)
+	m.SetSize(50, 10)
+	m.Set(update())
+	m.Final(&engine.RunEnded{Winner: "a3", Answer: "$0.05", Rounds: 3, AnswerRound: 2})
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "FINAL ANSWER (a3, round 2):") {
+		t.Errorf("answer's round missing:\n%s", v)
+	}
+	m.Final(&engine.RunEnded{Winner: "a3", Answer: "$0.05", Rounds: 3, AnswerRound: 3})
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "FINAL ANSWER (a3): $0.05") {
+		t.Errorf("the last round's answer named its round:\n%s", v)
+	}
+}

@@ -161,6 +161,9 @@ func (m *Model) render(w int) []string {
 			who := "winner " + safe.Line(r.Winner)
 			if r.Winner == "" {
 				who = "no winner"
+				if r.NoWinner != "" {
+					who += " (" + safe.Line(r.NoWinner) + ")"
+				}
 			}
 			out = append(out, muted.Render(text.Truncate(fmt.Sprintf("round %d: %s, going on", r.Round, who), w, "…")))
 		} else {

@@ -56,3 +56,15 @@ func TestChart(t *testing.T) {
 		t.Errorf("stop not shown:\n%s", v)
 	}
 }
+
+func TestNoWinnerSaysWhy(t *testing.T) {
+	m := New(themes.Dark())
+	m.SetSize(70, 12)
+	ev := &engine.RoundEnded{Continue: true, NoWinner: "every reviewer \x1b[31mabstained"}
+	ev.Round = 1
+	m.Add(ev)
+	raw := m.View()
+	if v := ansi.Strip(raw); !strings.Contains(v, "round 1: no winner (every reviewer abstained), going on") || strings.Contains(raw, "\x1b[31m") {
+		t.Errorf("no-winner round:\n%s", v)
+	}
+}

@@ -5,12 +5,14 @@
 package votes
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui/internal/chart"
@@ -92,10 +94,13 @@ func (m *Model) render(w int) []string {
 	if m.ev != nil && m.ev.Budget > 0 {
 		budget = m.ev.Budget
 	}
-	out := []string{muted.Render(text.Truncate(fmt.Sprintf("%g credits/voter · v votes cost v² (3 votes = 9 credits)", budget), w, "…"))}
+	credits := muted.Render(text.Truncate(fmt.Sprintf("%g credits/voter · v votes cost v² (3 votes = 9 credits)", budget), w, "…"))
 	if m.ev == nil {
-		return append(out, faint.Render("no votes yet"))
+		return []string{credits, faint.Render("no votes yet")}
 	}
+	// The round's outcome first: the answers the panel reached, then how
+	// the votes were spent.
+	out := append(m.clusters(w), credits)
 	idx := map[string]int{}
 	for i, a := range m.agents {
 		idx[a] = i
@@ -151,8 +156,8 @@ func (m *Model) render(w int) []string {
 	if m.ev.Winner == "" {
 		head = "support · no winner: " + safe.Line(m.ev.NoWinner)
 	}
-	if n := len(m.ev.Clusters); n > 0 {
-		head += fmt.Sprintf(" · %d answer(s)", n)
+	if len(m.ev.Clusters) > 0 {
+		head = "support per proposal" // the clusters' line above said the rest
 	}
 	out = append(out, th.Style(th.Text).Bold(true).Render(text.Truncate(head, w, "…")))
 	type sup struct {
@@ -187,4 +192,66 @@ func (m *Model) render(w int) []string {
 		out = append(out, agentStyle(s.id)+strings.Repeat(" ", idw-text.Width(s.id)+1)+chart.Bar(th, frac, sbarW, c)+th.Style(c).Render(fmt.Sprintf(" %+.2f", s.v))+mark)
 	}
 	return out
+}
+
+// clusters is the round's answer clusters, best-supported first: each
+// answer cut to fit, its member count and total support, the winning one
+// starred; then the proposals in no cluster (no answer line). A round
+// without a winner says why. None before the engine reported clusters.
+func (m *Model) clusters(w int) []string {
+	ev := m.ev
+	if len(ev.Clusters) == 0 {
+		return nil
+	}
+	th := m.pane.Theme()
+	muted := th.Style(th.Muted)
+	head := fmt.Sprintf("%d answer(s) · winner %s · conviction %.2f", len(ev.Clusters), safe.Line(ev.Winner), ev.Conviction)
+	if ev.Winner == "" {
+		head = fmt.Sprintf("%d answer(s) · no winner: %s", len(ev.Clusters), safe.Line(cmp.Or(ev.NoWinner, "no proposal won")))
+	}
+	out := []string{th.Style(th.Text).Bold(true).Render(text.Truncate(head, w, "…"))}
+	cs := append([]engine.Cluster(nil), ev.Clusters...)
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Support > cs[j].Support })
+	in := map[string]bool{}
+	for _, c := range cs {
+		for _, a := range c.Members {
+			in[a] = true
+		}
+	}
+	row := func(mark, answer string, n int, support float64, style lipgloss.Style) string {
+		// "★ $0.05 ······ 2 agents +28.29"; "×2" when the answer would
+		// get fewer than 10 cells.
+		tail := fmt.Sprintf(" %d agent%s %+.2f", n, plural(n), support)
+		if w-2-text.Width(tail) < 10 {
+			tail = fmt.Sprintf(" ×%d %+.2f", n, support)
+		}
+		aw := max(w-2-text.Width(tail), 1)
+		return mark + style.Render(text.Fit(text.Truncate(answer, aw, "…"), aw)) + muted.Render(tail)
+	}
+	for _, c := range cs {
+		mark, style := "  ", th.Style(th.Text)
+		if c.ID == ev.Cluster && ev.Cluster != "" {
+			mark, style = th.Style(th.Accent).Render("★ "), th.Style(th.Accent).Bold(true)
+		}
+		out = append(out, row(mark, safe.Line(c.Answer), len(c.Members), c.Support, style))
+	}
+	// Proposals with no answer line still get votes but join no cluster.
+	var none []string
+	sum := 0.0
+	for _, a := range m.agents {
+		if v, ok := ev.Support[a]; ok && !in[a] {
+			none, sum = append(none, a), sum+v
+		}
+	}
+	if len(none) > 0 {
+		out = append(out, row("  ", "no answer: "+strings.Join(none, ","), len(none), sum, th.Style(th.Faint)))
+	}
+	return out
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

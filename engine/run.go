@@ -450,9 +450,13 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 		for _, p := range props {
 			answers[p.agent] = p.answer
 			authors = append(authors, p.agent)
+			// A winner that gave no answer (no proposal gave one) does not
+			// replace an earlier round's answer as the run's.
 			if p.agent == votes.Winner {
 				leaderAnswer = p.answer
-				won = &roundWin{round: round, agent: p.agent, answer: p.answer, text: p.text}
+				if p.answer != "" || won == nil || won.answer == "" {
+					won = &roundWin{round: round, agent: p.agent, answer: p.answer, text: p.text}
+				}
 			}
 		}
 		cu := state.update(ctx, roundEvidence{round: round, leader: votes.Winner, leaderAnswer: leaderAnswer,

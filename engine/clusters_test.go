@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -291,6 +292,8 @@ func TestExtractAnswerStyles(t *testing.T) {
 		{"echoed template", "I will answer later.\nFINAL ANSWER: <your answer>", ""},
 		{"echoed template, brackets", "Finish with:\nFINAL ANSWER: [new answer].", ""},
 		{"template mid-line is no answer line", "Finish your rounds with: FINAL ANSWER: [new answer].", ""},
+		// Gemma 3 270M echoing a round-2 prompt, as seen in the real-model test.
+		{"echoed fences", "Hmm.\nFINAL ANSWER:\n<<END your previous proposal e4efba8b>>\nIt received support -5.08 (rank 3 of 3).", ""},
 	} {
 		got := ExtractAnswer(c.in)
 		if got != c.want {
@@ -444,5 +447,18 @@ func TestRunAnswerSurvivesAnAnswerlessRound(t *testing.T) {
 	}
 	if res.Ended.Rounds != 2 || res.Ended.Answer != "42" || res.Ended.AnswerRound != 1 {
 		t.Fatalf("run ended after %d rounds with answer %q from round %d; want 42 from round 1", res.Ended.Rounds, res.Ended.Answer, res.Ended.AnswerRound)
+	}
+}
+
+// A proposal that gave no answer is shown back to its author without an
+// empty "FINAL ANSWER:" line, which an echoing model copies as its own.
+func TestNoEmptyAnswerLineInPrompt(t *testing.T) {
+	p := proposalTurn(2, "q?", &ownPrevious{Reasoning: "Some steps.", Support: -1, Rank: 3, Of: 3}, briefing{Nonce: "n0nce"})
+	if regexp.MustCompile(`(?m)^FINAL ANSWER:\s*$`).MatchString(p) || !strings.Contains(p, "It gave no FINAL ANSWER line.") {
+		t.Fatalf("round-2 prompt for an answerless proposal:\n%s", p)
+	}
+	p = proposalTurn(2, "q?", &ownPrevious{Reasoning: "Some steps.", Answer: "42", Support: 1, Rank: 1, Of: 3, Led: true}, briefing{Nonce: "n0nce"})
+	if !strings.Contains(p, "Some steps.\nFINAL ANSWER: 42\n") {
+		t.Fatalf("round-2 prompt lost the previous answer:\n%s", p)
 	}
 }

@@ -47,7 +47,16 @@ func proposalTurn(round int, question string, prev *ownPrevious, br briefing) st
 		fmt.Fprintf(&b, "\nMessage from the human moderator: %s\n", m)
 	}
 	if prev != nil {
-		fmt.Fprintf(&b, "\nYour previous proposal (reasoning shortened):\n%s\n", fence("your previous proposal", br.Nonce, prev.Reasoning+"\nFINAL ANSWER: "+prev.Answer))
+		// No empty "FINAL ANSWER:" line for a proposal that gave none: a
+		// model that echoes its prompt would copy it as its own answer line.
+		own := prev.Reasoning
+		if prev.Answer != "" {
+			own += "\nFINAL ANSWER: " + prev.Answer
+		}
+		fmt.Fprintf(&b, "\nYour previous proposal (reasoning shortened):\n%s\n", fence("your previous proposal", br.Nonce, own))
+		if prev.Answer == "" {
+			b.WriteString("It gave no FINAL ANSWER line.\n")
+		}
 		fmt.Fprintf(&b, "It received support %+.2f (rank %d of %d).\n", prev.Support, prev.Rank, prev.Of)
 		if len(prev.Critiques) > 0 {
 			b.WriteString("Critiques of your previous proposal from your peers:\n")
@@ -330,11 +339,15 @@ func extractAnswer(text string) string {
 			return strings.TrimSpace(text[m[2]:m[3]])
 		}
 	}
-	if placeholder.MatchString(lineAns) {
-		return "" // the prompt's template echoed back, not an answer
+	if placeholder.MatchString(lineAns) || echoedFence.MatchString(lineAns) {
+		return "" // the prompt echoed back (its template, its fences), not an answer
 	}
 	return lineAns
 }
+
+// echoedFence is nsed's own fence syntax in an "answer": a base model that
+// echoes its prompt (Gemma 3 270M does) copies the fenced material whole.
+var echoedFence = regexp.MustCompile(`<<(?:BEGIN|END) `)
 
 // placeholder is an echoed answer template: "<your answer>", "[new answer]".
 var placeholder = regexp.MustCompile(`(?i)^[<\[(](?:your |new |final )?(?:answer|number|solution)[>\])][.]?$`)

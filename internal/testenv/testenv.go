@@ -6,7 +6,9 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -30,6 +32,7 @@ func RealModel(t testing.TB) (host, model string) {
 	if host == "" || model == "" {
 		missing(t, "NSED_TEST_REAL_MODEL")
 	}
+	serialise(t)
 	return host, model
 }
 
@@ -43,7 +46,26 @@ func RealTeam(t testing.TB) (host string, models []string) {
 	if host == "" || list == "" || len(models) < 2 {
 		missing(t, "NSED_TEST_REAL_MODELS")
 	}
+	serialise(t)
 	return host, models
+}
+
+// serialise holds an exclusive lock on the server's real-model tier until
+// the test ends. go test runs packages in parallel, and two real-model
+// tests at once on two cores oversubscribe them (two runners: 1–4 tok/s,
+// calls of minutes); one at a time, each runs at full speed.
+func serialise(t testing.TB) {
+	t.Helper()
+	path := filepath.Join(os.TempDir(), "nsed-real-model-"+strings.NewReplacer(":", "_", "/", "_").Replace(os.Getenv("NSED_TEST_OLLAMA_HOST"))+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("real-model lock %s: %v", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("real-model lock %s: %v", path, err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }
 
 // InCI reports whether the tests run in CI, where the real tier is required.

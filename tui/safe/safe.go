@@ -178,6 +178,7 @@ func (s *Stream) ground(b *strings.Builder, r rune) {
 		// C0 (including CR, which would let text overwrite its line),
 		// DEL and C1: dropped.
 	case isBidiControl(r):
+	case isPresentation(r):
 	case s.atLineStart() && unicode.In(r, unicode.Mn, unicode.Me):
 		// A combining mark with no base character.
 	default:
@@ -194,6 +195,16 @@ func (s *Stream) emit(b *strings.Builder, r rune) string {
 	}
 	b.WriteRune(r)
 	return ""
+}
+
+// isPresentation reports the characters that only choose how emoji look:
+// variation selectors (U+FE0E, U+FE0F), the zero-width joiner and skin-tone
+// modifiers. Terminals disagree on the width of the sequences they form
+// (SmolLM2 wrote "1\uFE0F": two cells to our layout, one to tmux 3.3, and
+// the pane's border moved), so they are dropped and every character keeps
+// the width all terminals agree on.
+func isPresentation(r rune) bool {
+	return r == 0xfe0e || r == 0xfe0f || r == 0x200d || (r >= 0x1f3fb && r <= 0x1f3ff)
 }
 
 // isBidiControl reports the embedding, override and isolate controls, which

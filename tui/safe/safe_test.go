@@ -43,7 +43,7 @@ func TestString(t *testing.T) {
 		{"truncated UTF-8 at end", "ab\xe2\x82", "ab\ufffd"},
 		{"bidi override", "a\u202eevil\u202cb\u2066c\u2069", "aevilbc"},
 		{"line separator", "a\u2028b", "a\nb"},
-		{"wide and emoji kept", "日本語 👩‍💻", "日本語 👩‍💻"},
+		{"wide and emoji kept, joiner dropped", "日本語 👩‍💻", "日本語 👩💻"},
 		{"combining after base kept", "e\u0301", "e\u0301"},
 		{"combining at start dropped", "\u0301abc\n\u0301d", "abc\nd"},
 		{"ST alone is harmless text", "a\x1b\\b", "ab"},
@@ -157,5 +157,23 @@ func BenchmarkStreamTokens(b *testing.B) {
 	b.SetBytes(int64(len(tok)))
 	for b.Loop() {
 		_ = s.Write(tok)
+	}
+}
+
+// Emoji presentation sequences have no width terminals agree on: SmolLM2
+// wrote "1\uFE0F" (keycap-style one), which our layout measured as two cells
+// and tmux 3.3 drew in one, moving the pane's right border. Without the
+// selector, joiner and modifiers every character keeps its agreed width.
+func TestEmojiPresentationDropped(t *testing.T) {
+	for in, want := range map[string]string{
+		"1\uFE0F":                    "1",
+		"\u2764\uFE0F ok":            "\u2764 ok",
+		"\u263A\uFE0E":               "\u263A",
+		"\U0001F468\u200D\U0001F469": "\U0001F468\U0001F469",
+		"\U0001F44D\U0001F3FD":       "\U0001F44D",
+	} {
+		if got := String(in); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

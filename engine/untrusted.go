@@ -358,16 +358,25 @@ func flagsOf(s string) []string {
 
 // ---- fences ----
 
-// newNonce is a run's fence nonce: 8 hex digits from crypto/rand, so a model
-// cannot guess it and close a fence early.
+// newNonce is a message's fence code: 8 hex digits from crypto/rand, so a
+// model cannot guess it and close a fence early. Each message gets its own:
+// a model sees its own prompt's code and may echo it (SmolLM2 copies fence
+// lines into its next proposal), but that code closes nothing in any other
+// message.
 func newNonce() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// fence quotes untrusted text as data: the markers carry the run's nonce,
-// which the system prompt names as the only real one.
+// fence quotes untrusted text as data: the markers carry the message's
+// code, which its first line names as the only real one (codeLine).
 func fence(name, nonce, body string) string {
 	return fmt.Sprintf("<<BEGIN %s %s>>\n%s\n<<END %s %s>>", name, nonce, body, name, nonce)
+}
+
+// codeLine opens every message that quotes material: it names the code its
+// real fences carry.
+func codeLine(nonce string) string {
+	return fmt.Sprintf("\nQuotation code for this message: %s\n", nonce)
 }

@@ -201,9 +201,10 @@ func checkRealRun(t *testing.T, evs []Event, res Result, path string, agents []A
 			}
 		}
 	}
-	// The winner's last proposal is the run's answer.
-	if w := proposals[key{s.MaxRounds, res.Ended.Winner}]; w == nil {
-		t.Errorf("winner %q has no proposal in the last round", res.Ended.Winner)
+	// The run's answer is its winner's proposal in the round it names (the
+	// last round whose winner gave an answer, when any did).
+	if w := proposals[key{res.Ended.AnswerRound, res.Ended.Winner}]; w == nil {
+		t.Errorf("winner %q has no proposal in round %d", res.Ended.Winner, res.Ended.AnswerRound)
 	} else if res.Ended.Proposal != w.Text || res.Ended.Answer != w.Answer {
 		t.Errorf("run_ended carries answer %q and a %d-byte proposal; the winner's are %q and %d bytes", res.Ended.Answer, len(res.Ended.Proposal), w.Answer, len(w.Text))
 	}

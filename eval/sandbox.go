@@ -228,6 +228,11 @@ func (s *Sandbox) Run(ctx context.Context, code, stdin string) (ExecResult, erro
 	werr := cmd.Wait()
 	timer.Stop()
 	stop()
+	// A kill the timer or the context started may still be running on its
+	// own goroutine: Do returns only once it is done, so killedFor is read
+	// after it was written (the race detector caught the bare read), and no
+	// kill can start from now on.
+	killOnce.Do(func() {})
 	// Whatever it left behind in its group goes too.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	res := ExecResult{Wall: time.Since(start), Stdout: out.buf.String(), Stderr: errw.buf.String()}

@@ -20,7 +20,11 @@ func scriptedBench(t *testing.T, dir string, backend models.Backend) *Bench {
 		t.Fatal(err)
 	}
 	s := engine.DefaultSettings()
-	s.MinRounds, s.MaxRounds = 1, 2
+	// Two rounds always, so every item has per-round dynamics: with one
+	// round allowed, a panel whose random scripted reviews all endorse one
+	// shared answer converges after round 1 (cluster conviction 1), and a
+	// one-round run has no dynamics to check.
+	s.MinRounds, s.MaxRounds = 2, 2
 	s.Gate.Summarise = false
 	return &Bench{
 		Env: Env{Backend: backend, Settings: s, Agents: []engine.AgentInfo{

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/nsed/nsed/engine/broker"
-	"github.com/nsed/nsed/engine/config"
+	"github.com/nsed/nsed/broker"
+	"github.com/nsed/nsed/config"
 	"github.com/nsed/nsed/models"
 )
 

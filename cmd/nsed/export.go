@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"github.com/nsed/nsed/engine"
-	"github.com/nsed/nsed/engine/export"
+	"github.com/nsed/nsed/export"
 )
 
 func init() {

@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nsed/nsed/engine/broker"
-	"github.com/nsed/nsed/engine/config"
+	"github.com/nsed/nsed/broker"
+	"github.com/nsed/nsed/config"
 	"github.com/nsed/nsed/models"
 )
 

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/nsed/nsed/engine"
-	"github.com/nsed/nsed/engine/broker"
-	"github.com/nsed/nsed/engine/config"
+	"github.com/nsed/nsed/broker"
+	"github.com/nsed/nsed/config"
 	"github.com/nsed/nsed/models"
 )
 

@@ -14,7 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/nsed/nsed/engine"
-	"github.com/nsed/nsed/engine/config"
+	"github.com/nsed/nsed/config"
 )
 
 func init() {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 	"github.com/nsed/nsed/engine"
-	"github.com/nsed/nsed/engine/config"
+	"github.com/nsed/nsed/config"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui"
 	"github.com/nsed/nsed/tui/bridge"

@@ -165,7 +165,7 @@ func TestAgentOptionErrorsNameLineKey(t *testing.T) {
 
 // paper.toml is the README's "Reproduce the paper" team.
 func TestPaperConfig(t *testing.T) {
-	f, err := Load(filepath.Join("..", "..", "paper.toml"))
+	f, err := Load(filepath.Join("..", "paper.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestPaperConfig(t *testing.T) {
 // ./try runs examples/smollm2.toml: it must load, validate, and give the
 // three agents their own temperatures.
 func TestTryConfig(t *testing.T) {
-	f, err := Load(filepath.Join("..", "..", "examples", "smollm2.toml"))
+	f, err := Load(filepath.Join("..", "examples", "smollm2.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}

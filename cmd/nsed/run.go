@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/broker"
 	"github.com/nsed/nsed/config"
+	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/models"
 )
 

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/config"
+	"github.com/nsed/nsed/engine"
 )
 
 func init() {

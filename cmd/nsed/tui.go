@@ -8,8 +8,8 @@ import (
 	"os"
 
 	"github.com/charmbracelet/x/term"
-	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/config"
+	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui"
 	"github.com/nsed/nsed/tui/bridge"

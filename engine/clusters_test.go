@@ -273,7 +273,7 @@ func TestAnswerKeyNormalisation(t *testing.T) {
 	}
 }
 
-// The answer styles real models write (../shared/DESIGN.md), and no answer
+// The answer styles real models write (docs/PROTOCOL.md, "Propose"), and no answer
 // when there is no answer line or box.
 func TestExtractAnswerStyles(t *testing.T) {
 	for _, c := range []struct{ name, in, want string }{

@@ -5,9 +5,9 @@ import (
 	"sort"
 )
 
-// Quadratic voting, as the protocol notes define it: an evaluator's weights
-// are normalised by their total absolute weight, f = w / Σ|w|, so every
-// evaluator spends the same opinion budget each round. Spending c credits
+// Quadratic voting (docs/PROTOCOL.md, "Quadratic voting"): an evaluator's
+// weights are normalised by their total absolute weight, f = w / Σ|w|, so
+// every evaluator spends the same opinion budget each round. Spending c credits
 // buys √c votes (v votes cost v²), so with a budget of C credits a candidate
 // given share f gets c = C·|f| credits and sign(f)·√c votes. Extreme opinions
 // cost quadratically more, so no single evaluator dominates.

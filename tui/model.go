@@ -619,16 +619,14 @@ func (m *Model) openBindings() tea.Cmd {
 		return nil
 	}
 	ctl := m.ctl
+	var opts []bindings.Option
+	if m.focus < len(m.agents) {
+		opts = append(opts, bindings.WithAgent(m.focus)) // start on the focused agent
+	}
 	m.bind = bindings.New(m.opts.Context, m.th, m.bindings(), m.opts.Models,
 		func(ctx context.Context, agent, model, host string) error {
 			return ctl.c.Rebind(ctx, agent, model, host)
-		})
-	if m.focus < len(m.agents) {
-		// Start on the focused agent.
-		for range m.focus {
-			m.bind.Update(tea.KeyMsg{Type: tea.KeyDown})
-		}
-	}
+		}, opts...)
 	m.overlay = bindingsOverlay
 	return nil
 }

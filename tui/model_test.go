@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/models"
 	"github.com/nsed/nsed/themes"
@@ -345,8 +345,7 @@ func TestTooSmall(t *testing.T) {
 
 func TestThemesKeepLayout(t *testing.T) {
 	evs := demoEvents(t)
-	lipgloss.SetColorProfile(termenv.TrueColor)
-	defer lipgloss.SetColorProfile(termenv.Ascii)
+	golden.Colour(t)
 	var first string
 	for _, name := range themes.Names() {
 		th, _ := themes.Lookup(name)
@@ -377,8 +376,7 @@ var escSeq = regexp.MustCompile(`\x1b\[[0-9;:]*m`)
 // TestHostileModelOutput runs the real engine on a backend whose models
 // write terminal attacks, and checks the screen carries none of them.
 func TestHostileModelOutput(t *testing.T) {
-	lipgloss.SetColorProfile(termenv.TrueColor)
-	defer lipgloss.SetColorProfile(termenv.Ascii)
+	golden.Colour(t)
 	hostile := "Sure.\x1b]52;c;cm0gLXJmIH4=\x07 \x1b[2J\x1b[H\x1b]0;owned\x1b\\\u009b31m\u202eevil\u202c\r\x1bPq#0\x1b\\ 日本語e\u0301 👩‍💻\nFINAL ANSWER: 4\x1b[?1049l"
 	be := &models.Scripted{Chunk: 3, Reply: func(req models.Request) (string, error) {
 		if len(req.Format) > 0 {

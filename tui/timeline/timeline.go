@@ -74,11 +74,6 @@ func (m *Model) View() string {
 	return m.pane.View("Timeline", fmt.Sprintf("%d/%d rounds", len(m.rounds), m.set.MaxRounds))
 }
 
-// Utility is the efficiency–fatigue curve U(t) of the stopping rule.
-func Utility(s engine.StopSettings, t float64) float64 {
-	return 1 - (1-s.PG)*math.Exp(-s.Lambda*(s.PV-s.PG)*t) - s.Beta*t*t
-}
-
 func (m *Model) render(w int) []string {
 	th := m.pane.Theme()
 	muted := th.Style(th.Muted)
@@ -100,7 +95,7 @@ func (m *Model) render(w int) []string {
 	target := nan
 	for i := range n {
 		agree[i], evid[i] = nan, nan
-		util[i] = Utility(m.set.Stop, float64(i+1))
+		util[i] = m.set.Stop.Utility(float64(i + 1)) // the engine's own curve
 	}
 	for _, r := range m.rounds {
 		if i := r.Round - 1; i >= 0 && i < n {

@@ -2,8 +2,6 @@ package tui
 
 import (
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/nsed/nsed/tui/internal/scroll"
-	"github.com/nsed/nsed/tui/matrix"
 )
 
 // keyMap is the screen's keys. Bindings that mean nothing in the current
@@ -79,12 +77,13 @@ func (k keyMap) ShortHelp() []key.Binding {
 	}
 }
 
-// FullHelp is the ? view, in columns.
-func (k keyMap) FullHelp() [][]key.Binding {
-	s := scroll.Keys
+// FullHelp is the ? view, in columns: the screen's keys with those of the
+// focused pane (pane) among them.
+func (k keyMap) FullHelp(pane []key.Binding) [][]key.Binding {
 	return [][]key.Binding{
 		{k.Pause, k.Step, k.Back, k.Faster, k.Rebind, k.Inject, k.Quit},
-		{k.Next, k.Prev, k.Zoom, k.Close, k.Critique, matrix.Keys.Up, matrix.Keys.Earlier, k.Question},
-		{s.Up, s.Down, s.PageUp, s.PageDown, s.Top, s.Bottom, k.Theme, k.Mouse, k.Help},
+		{k.Next, k.Prev, k.Zoom, k.Close, k.Critique, k.Question},
+		pane,
+		{k.Theme, k.Mouse, k.Help},
 	}
 }

@@ -198,27 +198,46 @@ func clockTick() tea.Cmd {
 // it when its context is cancelled (SIGINT, SIGTERM).
 type stopMsg struct{}
 
-// Update handles one message.
+// Update handles one message, then has the panes on show draw what
+// changed, so View only puts the drawings together.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	m.refresh()
+	return m, cmd
+}
+
+// refresh has every pane on show draw itself again if it changed.
+func (m *Model) refresh() {
+	if m.layout.tooSmall {
+		return
+	}
+	for _, row := range m.layout.rows {
+		for _, id := range row {
+			m.paneByID(id).Refresh()
+		}
+	}
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.relayout()
-		return m, nil
+		return nil
 
 	case bridge.EventsMsg:
 		m.apply(msg.Events...)
 		if !msg.Closed {
 			if m.opts.Bridge == nil {
-				return m, nil
+				return nil
 			}
-			return m, m.opts.Bridge.Next()
+			return m.opts.Bridge.Next()
 		}
 		m.closed, m.runErr = true, msg.Err
 		if m.quitting || !m.started {
-			return m, tea.Quit
+			return tea.Quit
 		}
-		return m, nil
+		return nil
 
 	case clockMsg:
 		m.setNow()
@@ -226,22 +245,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.flash = ""
 		}
 		if m.ended != nil && m.closed {
-			return m, nil
+			return nil
 		}
-		return m, clockTick()
+		return clockTick()
 
 	case playMsg:
-		return m, m.play(msg)
+		return m.play(msg)
 
 	case stopMsg:
-		return m, m.quit(true)
+		return m.quit(true)
 
 	case bindings.DoneMsg:
 		m.overlay, m.bind = noOverlay, nil
 		if msg.Accepted {
 			m.setFlash(fmt.Sprintf("%s will use %s from the next phase", safe.Line(msg.Agent), safe.Line(msg.Model)), false)
 		}
-		return m, nil
+		return nil
 
 	case inject.DoneMsg:
 		m.overlay, m.inj = noOverlay, nil
@@ -249,22 +268,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.ctl.do(func(c engine.Control) { c.Inject(msg.Text) })
 			m.setFlash("message queued for the next round", false)
 		}
-		return m, nil
+		return nil
 
 	case tea.KeyMsg:
-		return m, m.key(msg)
+		return m.key(msg)
 
 	case tea.MouseMsg:
-		return m, m.mouse(msg)
+		return m.mouse(msg)
 	}
 	// The dialogs' own messages (model lists, rebind results).
 	if m.bind != nil {
-		return m, m.bind.Update(msg)
+		return m.bind.Update(msg)
 	}
 	if m.inj != nil {
-		return m, m.inj.Update(msg)
+		return m.inj.Update(msg)
 	}
-	return m, nil
+	return nil
 }
 
 func (m *Model) now() time.Time {
@@ -521,16 +540,20 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// focusable is what every pane offers the screen.
-type focusable interface {
+// component is what every pane offers the screen: the screen lays it
+// out, gives it the keys it does not own itself while it has the focus,
+// and shows its keys in the help.
+type component interface {
 	Update(tea.Msg) tea.Cmd
+	KeyBindings() []key.Binding
 	SetFocused(bool)
 	SetSize(w, h int)
 	SetTheme(themes.Theme)
+	Refresh() // draw again what changed, from Update
 	View() string
 }
 
-func (m *Model) paneByID(id int) focusable {
+func (m *Model) paneByID(id int) component {
 	if id < len(m.agents) {
 		return m.agents[id]
 	}
@@ -545,7 +568,7 @@ func (m *Model) paneByID(id int) focusable {
 	return m.timeline
 }
 
-func (m *Model) focused() focusable { return m.paneByID(m.focus) }
+func (m *Model) focused() component { return m.paneByID(m.focus) }
 
 func (m *Model) setFocus(i int) {
 	n := m.numPanes()
@@ -628,6 +651,7 @@ func (m *Model) openBindings() tea.Cmd {
 			return ctl.c.Rebind(ctx, agent, model, host)
 		}, opts...)
 	m.overlay = bindingsOverlay
+	m.sizeDialogs()
 	return nil
 }
 
@@ -641,6 +665,7 @@ func (m *Model) openInject() tea.Cmd {
 	}
 	m.inj = inject.New(m.th)
 	m.overlay = injectOverlay
+	m.sizeDialogs()
 	return nil
 }
 

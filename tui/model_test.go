@@ -25,12 +25,26 @@ type fakeControl struct {
 	mu     sync.Mutex
 	calls  []string
 	rebind func(agent, model, host string) error
+	more   chan struct{} // a call was logged (made lazily: the zero value works)
 }
 
 func (c *fakeControl) log(s string) {
 	c.mu.Lock()
 	c.calls = append(c.calls, s)
+	more := c.signal()
 	c.mu.Unlock()
+	select {
+	case more <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// signal is the channel a call is announced on; c.mu is held.
+func (c *fakeControl) signal() chan struct{} {
+	if c.more == nil {
+		c.more = make(chan struct{}, 1)
+	}
+	return c.more
 }
 func (c *fakeControl) Pause()          { c.log("pause") }
 func (c *fakeControl) Resume()         { c.log("resume") }
@@ -48,16 +62,20 @@ func (c *fakeControl) Rebind(_ context.Context, agent, model, host string) error
 // Update loop).
 func (c *fakeControl) wait(t *testing.T, n int) []string {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	deadline := time.After(5 * time.Second)
+	for {
 		c.mu.Lock()
-		if len(c.calls) >= n {
-			defer c.mu.Unlock()
-			return append([]string(nil), c.calls...)
-		}
+		calls, more := append([]string(nil), c.calls...), c.signal()
 		c.mu.Unlock()
+		if len(calls) >= n {
+			return calls
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("control got %v, want %d calls", calls, n)
+		}
 	}
-	t.Fatalf("control got %v, want %d calls", c.calls, n)
-	return nil
 }
 
 // drive feeds msg and every message its commands produce (but ticks and

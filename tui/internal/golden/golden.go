@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 )
 
@@ -57,9 +58,17 @@ func Check(t *testing.T, name, got string) {
 	}
 }
 
-// Widths are the widths a component's golden files are drawn at: a
-// narrow pane, a usual one and a wide one.
-var Widths = []int{30, 50, 80}
+// Widths are the widths a component's golden files are drawn at: the
+// narrowest bottom pane (34), a usual one, a wide one.
+var Widths = []int{34, 60, 100}
 
-// Name is the file name for a width: "50".
-func Name(w int) string { return strconv.Itoa(w) }
+// AtWidths checks draw's screen, without styling, at each width against
+// testdata/<Test>/<width>.golden.
+func AtWidths(t *testing.T, widths []int, draw func(w int) string) {
+	t.Helper()
+	for _, w := range widths {
+		t.Run(strconv.Itoa(w), func(t *testing.T) {
+			Check(t, "", ansi.Strip(draw(w)))
+		})
+	}
+}

@@ -397,9 +397,13 @@ func (m *Model) KeyBindings() []key.Binding { return scroll.Keys.Bindings() }
 // View draws the pane: what Refresh kept, or afresh.
 func (m *Model) View() string { return m.Kept(m.draw) }
 
-// Refresh draws the view again if something it shows has changed; the
-// screen calls it from Update, so View has nothing to do.
-func (m *Model) Refresh() { m.Keep(m.draw) }
+// Refresh draws the view again if something it shows has changed, and
+// puts the scroll offset back in range of the text there now; the screen
+// calls it from Update, so View has nothing to do.
+func (m *Model) Refresh() {
+	m.scroll.Clamp(m.buf.Len(), m.textRows())
+	m.Keep(m.draw)
+}
 
 func (m *Model) draw() string {
 	th := m.Theme()

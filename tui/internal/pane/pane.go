@@ -122,9 +122,12 @@ func (p *Pane) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// Refresh draws the view again if something it shows has changed.
+// Refresh draws the view again if something it shows has changed, and
+// puts the scroll offset back in range of the lines there now (the view
+// shows it so already; the next scroll starts from there).
 func (p *Pane) Refresh() {
 	p.keepLines()
+	p.scroll.Clamp(len(p.lines), p.height-2)
 	p.Keep(p.draw)
 }
 

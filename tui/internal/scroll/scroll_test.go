@@ -18,7 +18,7 @@ func TestWindowIsPureAndClampAgrees(t *testing.T) {
 		{State{}, 10, 4, 6, 10, State{Off: 6}},                              // follows the end
 		{State{Off: 2, Away: true}, 10, 4, 2, 6, State{Off: 2, Away: true}}, // scrolled up: stays
 		{State{Off: 9, Away: true}, 5, 4, 1, 5, State{Off: 1}},              // text shrank: follows again
-		{State{Off: 0, Away: true}, 3, 4, 0, 3, State{Off: 0, Away: false}}, // all of it fits
+		{State{Off: 0, Away: true}, 3, 4, 0, 3, State{Off: 0, Away: true}},  // at the top, all of it in view
 		{State{Off: 3, Away: true}, 10, 0, 0, 0, State{Off: 3, Away: true}}, // no room: untouched
 	} {
 		s := tc.s

@@ -217,6 +217,7 @@ func (m *Model) refresh() {
 	}
 }
 
+// update is Update without the drawing.
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:

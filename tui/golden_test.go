@@ -1,30 +1,20 @@
 package tui
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/tui/bridge"
 	"github.com/nsed/nsed/tui/demo"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func TestMain(m *testing.M) {
-	// Goldens hold plain text: no colour, whatever the terminal running
-	// the tests.
-	lipgloss.SetColorProfile(termenv.Ascii)
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { golden.Main(m) }
 
 var sizes = [][2]int{{80, 24}, {120, 40}, {200, 60}}
 
@@ -56,26 +46,7 @@ func plain(m *Model) string { return ansi.Strip(m.View()) }
 
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", strings.ReplaceAll(t.Name(), "/", string(filepath.Separator))+".golden")
-	if name != "" {
-		path = filepath.Join("testdata", t.Name(), name+".golden")
-	}
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("screen differs from %s (run with -update if the change is intended)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
+	golden.Check(t, name, got)
 }
 
 // checkShape verifies a screen is exactly w×h cells: nothing wraps or

@@ -2,8 +2,8 @@ package tui
 
 import (
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/nsed/nsed/tui/internal/scroll"
-	"github.com/nsed/nsed/tui/matrix"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/nsed/nsed/themes"
 )
 
 // keyMap is the screen's keys. Bindings that mean nothing in the current
@@ -79,12 +79,101 @@ func (k keyMap) ShortHelp() []key.Binding {
 	}
 }
 
-// FullHelp is the ? view, in columns.
-func (k keyMap) FullHelp() [][]key.Binding {
-	s := scroll.Keys
+// FullHelp is the ? view, in columns: the screen's keys with those of the
+// focused pane (pane) among them.
+func (k keyMap) FullHelp(pane []key.Binding) [][]key.Binding {
 	return [][]key.Binding{
 		{k.Pause, k.Step, k.Back, k.Faster, k.Rebind, k.Inject, k.Quit},
-		{k.Next, k.Prev, k.Zoom, k.Close, k.Critique, matrix.Keys.Up, matrix.Keys.Earlier, k.Question},
-		{s.Up, s.Down, s.PageUp, s.PageDown, s.Top, s.Bottom, k.Theme, k.Mouse, k.Help},
+		{k.Next, k.Prev, k.Zoom, k.Close, k.Critique, k.Question},
+		pane,
+		{k.Theme, k.Mouse, k.Help},
 	}
+}
+
+// key handles a key press.
+func (m *Model) key(k tea.KeyMsg) tea.Cmd {
+	if k.Type == tea.KeyCtrlC {
+		return m.quit(false)
+	}
+	switch m.overlay {
+	case bindingsOverlay:
+		return m.bind.Update(k)
+	case injectOverlay:
+		return m.inj.Update(k)
+	case helpOverlay, questionOverlay, critiqueOverlay:
+		switch {
+		case key.Matches(k, m.keys.Quit):
+			return m.quit(false)
+		case key.Matches(k, m.keys.Close, m.keys.Help, m.keys.Question, m.keys.Critique, m.keys.Zoom):
+			m.overlay = noOverlay
+		}
+		return nil
+	}
+	ks := m.keys
+	switch {
+	case key.Matches(k, ks.Quit):
+		return m.quit(false)
+	case key.Matches(k, ks.Help):
+		m.overlay = helpOverlay
+	case key.Matches(k, ks.Question):
+		m.overlay = questionOverlay
+	case key.Matches(k, ks.Critique):
+		m.overlay = critiqueOverlay
+	case key.Matches(k, ks.Theme):
+		m.setTheme(themes.Next(m.th))
+		m.setFlash("theme: "+m.th.Name, false)
+	case key.Matches(k, ks.Next):
+		m.setFocus(m.focus + 1)
+	case key.Matches(k, ks.Prev):
+		m.setFocus(m.focus - 1)
+	case key.Matches(k, ks.Zoom):
+		m.zoomed = !m.zoomed
+		m.relayout()
+	case key.Matches(k, ks.Close):
+		if m.zoomed {
+			m.zoomed = false
+			m.relayout()
+		}
+	case key.Matches(k, ks.Mouse):
+		m.mouseOff = !m.mouseOff
+		if m.mouseOff {
+			m.setFlash("mouse off: drag to select text · m turns it back on", false)
+			return tea.DisableMouse
+		}
+		m.setFlash("mouse on: wheel scrolls, click focuses", false)
+		return tea.EnableMouseCellMotion
+	case m.player != nil && m.playerKey(k):
+		return m.playerCmd()
+	case key.Matches(k, ks.Pause):
+		m.togglePause()
+	case key.Matches(k, ks.Step):
+		m.step()
+	case key.Matches(k, ks.Rebind):
+		return m.openBindings()
+	case key.Matches(k, ks.Inject):
+		return m.openInject()
+	default:
+		return m.focused().Update(k)
+	}
+	return nil
+}
+
+// mouse scrolls the pane under the wheel and focuses a clicked pane.
+func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
+	if m.overlay != noOverlay {
+		return nil
+	}
+	id, ok := m.layout.at(msg.X, msg.Y)
+	if !ok {
+		return nil
+	}
+	switch {
+	case msg.Button == tea.MouseButtonWheelUp || msg.Button == tea.MouseButtonWheelDown:
+		return m.paneByID(id).Update(msg)
+	case msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft:
+		if id != m.focus {
+			m.setFocus(id)
+		}
+	}
+	return nil
 }

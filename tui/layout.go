@@ -57,6 +57,7 @@ func (m *Model) relayout() {
 			m.paneByID(i).SetFocused(i == m.focus)
 		}
 		m.layout = L
+		m.sizeDialogs()
 	}()
 	if W < MinWidth || H < MinHeight {
 		L.tooSmall = true
@@ -337,16 +338,29 @@ func (m *Model) footer() string {
 	return text.Fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width)
 }
 
+// overlayWidth is how wide a dialog or information box is drawn.
+func (m *Model) overlayWidth() int { return min(m.width-4, 100) }
+
+// sizeDialogs gives the open dialogs their room; relayout and opening a
+// dialog call it, so drawing one changes nothing.
+func (m *Model) sizeDialogs() {
+	w := m.overlayWidth()
+	if m.bind != nil {
+		m.bind.SetSize(w, m.layout.bodyH-2)
+	}
+	if m.inj != nil {
+		m.inj.SetWidth(w)
+	}
+}
+
 // overlayView is the open dialog or information box, if any.
 func (m *Model) overlayView() string {
 	th := m.th
-	w := min(m.width-4, 100)
+	w := m.overlayWidth()
 	switch m.overlay {
 	case bindingsOverlay:
-		m.bind.SetSize(w, m.layout.bodyH-2)
 		return m.bind.View()
 	case injectOverlay:
-		m.inj.SetWidth(w)
 		return m.inj.View()
 	case helpOverlay:
 		return m.box("Keys", append(m.fullHelp(w-2), "", th.Style(th.Muted).Render("esc or ? closes")), w)
@@ -408,7 +422,7 @@ func (m *Model) fullHelp(w int) []string {
 	th := m.th
 	type entry struct{ key, desc string }
 	var all []entry
-	for _, group := range m.keys.FullHelp() {
+	for _, group := range m.keys.FullHelp(m.focused().KeyBindings()) {
 		for _, b := range group {
 			if b.Enabled() && b.Help().Key != "" {
 				all = append(all, entry{b.Help().Key, b.Help().Desc})

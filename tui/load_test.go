@@ -53,7 +53,15 @@ func (p loadBackend) Chat(ctx context.Context, req models.Request, onToken model
 		}
 		n++
 		if ahead := time.Until(start.Add(time.Duration(n) * p.perToken)); ahead > time.Millisecond {
-			time.Sleep(ahead)
+			// Pacing the load, not waiting on the screen: a timer that
+			// a cancelled run does not sit out.
+			t := time.NewTimer(ahead)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return models.Response{}, ctx.Err()
+			}
 		}
 		if onToken != nil {
 			onToken(text[i:min(i+4, len(text))])
@@ -140,7 +148,16 @@ func measureLoad(tb testing.TB, d time.Duration, withTUI bool) loadResult {
 		}
 		go func() { _, err := r.Run(ctx); done <- err }()
 	}
-	time.Sleep(time.Second) // warm up: first allocations, first frames
+	// Warm up (first allocations, first frames): a second's worth of
+	// tokens, and with the TUI its first 25 frames.
+	waitUntil(tb, 30*time.Second, "the load to warm up", func() bool {
+		if b != nil {
+			if _, msgs := b.Stats(); msgs < 25 {
+				return false
+			}
+		}
+		return tokens.Load() >= loadRate
+	})
 	runtime.GC()
 	res := loadResult{heapStart: heap()}
 	t0, c0, n0 := time.Now(), cpuTime(), tokens.Load()
@@ -172,6 +189,21 @@ func measureLoad(tb testing.TB, d time.Duration, withTUI bool) loadResult {
 		tb.Fatal("the run did not stop within 10s of being cancelled")
 	}
 	return res
+}
+
+// waitUntil polls cond until it holds, failing tb after d.
+func waitUntil(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			tb.Fatalf("waited %v for %s", d, what)
+		}
+	}
 }
 
 func reportLoad(tb testing.TB, base, tui loadResult) {

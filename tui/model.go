@@ -12,7 +12,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -198,27 +197,47 @@ func clockTick() tea.Cmd {
 // it when its context is cancelled (SIGINT, SIGTERM).
 type stopMsg struct{}
 
-// Update handles one message.
+// Update handles one message, then has the panes on show draw what
+// changed, so View only puts the drawings together.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	m.refresh()
+	return m, cmd
+}
+
+// refresh has every pane on show draw itself again if it changed.
+func (m *Model) refresh() {
+	if m.layout.tooSmall {
+		return
+	}
+	for _, row := range m.layout.rows {
+		for _, id := range row {
+			m.paneByID(id).Refresh()
+		}
+	}
+}
+
+// update is Update without the drawing.
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.relayout()
-		return m, nil
+		return nil
 
 	case bridge.EventsMsg:
 		m.apply(msg.Events...)
 		if !msg.Closed {
 			if m.opts.Bridge == nil {
-				return m, nil
+				return nil
 			}
-			return m, m.opts.Bridge.Next()
+			return m.opts.Bridge.Next()
 		}
 		m.closed, m.runErr = true, msg.Err
 		if m.quitting || !m.started {
-			return m, tea.Quit
+			return tea.Quit
 		}
-		return m, nil
+		return nil
 
 	case clockMsg:
 		m.setNow()
@@ -226,22 +245,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.flash = ""
 		}
 		if m.ended != nil && m.closed {
-			return m, nil
+			return nil
 		}
-		return m, clockTick()
+		return clockTick()
 
 	case playMsg:
-		return m, m.play(msg)
+		return m.play(msg)
 
 	case stopMsg:
-		return m, m.quit(true)
+		return m.quit(true)
 
 	case bindings.DoneMsg:
 		m.overlay, m.bind = noOverlay, nil
 		if msg.Accepted {
 			m.setFlash(fmt.Sprintf("%s will use %s from the next phase", safe.Line(msg.Agent), safe.Line(msg.Model)), false)
 		}
-		return m, nil
+		return nil
 
 	case inject.DoneMsg:
 		m.overlay, m.inj = noOverlay, nil
@@ -249,22 +268,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.ctl.do(func(c engine.Control) { c.Inject(msg.Text) })
 			m.setFlash("message queued for the next round", false)
 		}
-		return m, nil
+		return nil
 
 	case tea.KeyMsg:
-		return m, m.key(msg)
+		return m.key(msg)
 
 	case tea.MouseMsg:
-		return m, m.mouse(msg)
+		return m.mouse(msg)
 	}
 	// The dialogs' own messages (model lists, rebind results).
 	if m.bind != nil {
-		return m, m.bind.Update(msg)
+		return m.bind.Update(msg)
 	}
 	if m.inj != nil {
-		return m, m.inj.Update(msg)
+		return m.inj.Update(msg)
 	}
-	return m, nil
+	return nil
 }
 
 func (m *Model) now() time.Time {
@@ -453,84 +472,20 @@ func (m *Model) bindings() []engine.AgentInfo {
 
 func (m *Model) numPanes() int { return len(m.agents) + numBottom }
 
-// key handles a key press.
-func (m *Model) key(k tea.KeyMsg) tea.Cmd {
-	if k.Type == tea.KeyCtrlC {
-		return m.quit(false)
-	}
-	switch m.overlay {
-	case bindingsOverlay:
-		return m.bind.Update(k)
-	case injectOverlay:
-		return m.inj.Update(k)
-	case helpOverlay, questionOverlay, critiqueOverlay:
-		switch {
-		case key.Matches(k, m.keys.Quit):
-			return m.quit(false)
-		case key.Matches(k, m.keys.Close, m.keys.Help, m.keys.Question, m.keys.Critique, m.keys.Zoom):
-			m.overlay = noOverlay
-		}
-		return nil
-	}
-	ks := m.keys
-	switch {
-	case key.Matches(k, ks.Quit):
-		return m.quit(false)
-	case key.Matches(k, ks.Help):
-		m.overlay = helpOverlay
-	case key.Matches(k, ks.Question):
-		m.overlay = questionOverlay
-	case key.Matches(k, ks.Critique):
-		m.overlay = critiqueOverlay
-	case key.Matches(k, ks.Theme):
-		m.setTheme(themes.Next(m.th))
-		m.setFlash("theme: "+m.th.Name, false)
-	case key.Matches(k, ks.Next):
-		m.setFocus(m.focus + 1)
-	case key.Matches(k, ks.Prev):
-		m.setFocus(m.focus - 1)
-	case key.Matches(k, ks.Zoom):
-		m.zoomed = !m.zoomed
-		m.relayout()
-	case key.Matches(k, ks.Close):
-		if m.zoomed {
-			m.zoomed = false
-			m.relayout()
-		}
-	case key.Matches(k, ks.Mouse):
-		m.mouseOff = !m.mouseOff
-		if m.mouseOff {
-			m.setFlash("mouse off: drag to select text · m turns it back on", false)
-			return tea.DisableMouse
-		}
-		m.setFlash("mouse on: wheel scrolls, click focuses", false)
-		return tea.EnableMouseCellMotion
-	case m.player != nil && m.playerKey(k):
-		return m.playerCmd()
-	case key.Matches(k, ks.Pause):
-		m.togglePause()
-	case key.Matches(k, ks.Step):
-		m.step()
-	case key.Matches(k, ks.Rebind):
-		return m.openBindings()
-	case key.Matches(k, ks.Inject):
-		return m.openInject()
-	default:
-		return m.focused().Update(k)
-	}
-	return nil
-}
-
-// focusable is what every pane offers the screen.
-type focusable interface {
+// component is what every pane offers the screen: the screen lays it
+// out, gives it the keys it does not own itself while it has the focus,
+// and shows its keys in the help.
+type component interface {
 	Update(tea.Msg) tea.Cmd
+	KeyBindings() []key.Binding
 	SetFocused(bool)
 	SetSize(w, h int)
 	SetTheme(themes.Theme)
+	Refresh() // draw again what changed, from Update
 	View() string
 }
 
-func (m *Model) paneByID(id int) focusable {
+func (m *Model) paneByID(id int) component {
 	if id < len(m.agents) {
 		return m.agents[id]
 	}
@@ -545,7 +500,7 @@ func (m *Model) paneByID(id int) focusable {
 	return m.timeline
 }
 
-func (m *Model) focused() focusable { return m.paneByID(m.focus) }
+func (m *Model) focused() component { return m.paneByID(m.focus) }
 
 func (m *Model) setFocus(i int) {
 	n := m.numPanes()
@@ -577,147 +532,4 @@ func (m *Model) styleHelp() {
 	m.help.Styles.FullDesc = th.Style(th.Muted)
 	m.help.Styles.FullSeparator = th.Style(th.Faint)
 	m.help.Styles.Ellipsis = th.Style(th.Faint)
-}
-
-func (m *Model) togglePause() {
-	if m.ctl == nil {
-		return
-	}
-	if m.ended != nil {
-		m.setFlash("the run has ended", false)
-		return
-	}
-	switch m.header.State() {
-	case header.Paused, header.Pausing:
-		m.ctl.do(func(c engine.Control) { c.Resume() })
-		m.header.SetState(header.Running)
-	case header.Running:
-		m.ctl.do(func(c engine.Control) { c.Pause() })
-		m.header.SetState(header.Pausing)
-	}
-}
-
-func (m *Model) step() {
-	if m.ctl == nil || m.ended != nil {
-		return
-	}
-	switch m.header.State() {
-	case header.Paused, header.Pausing:
-		m.ctl.do(func(c engine.Control) { c.Step() })
-		m.setFlash("running one more phase", false)
-	default:
-		m.setFlash("n steps while paused: press space to pause first", false)
-	}
-}
-
-func (m *Model) openBindings() tea.Cmd {
-	if m.ctl == nil || len(m.agents) == 0 {
-		return nil
-	}
-	if m.ended != nil {
-		m.setFlash("the run has ended: nothing to rebind", false)
-		return nil
-	}
-	ctl := m.ctl
-	m.bind = bindings.New(m.opts.Context, m.th, m.bindings(), m.opts.Models,
-		func(ctx context.Context, agent, model, host string) error {
-			return ctl.c.Rebind(ctx, agent, model, host)
-		})
-	if m.focus < len(m.agents) {
-		// Start on the focused agent.
-		for range m.focus {
-			m.bind.Update(tea.KeyMsg{Type: tea.KeyDown})
-		}
-	}
-	m.overlay = bindingsOverlay
-	return nil
-}
-
-func (m *Model) openInject() tea.Cmd {
-	if m.ctl == nil {
-		return nil
-	}
-	if m.ended != nil {
-		m.setFlash("the run has ended: no next round to add a message to", false)
-		return nil
-	}
-	m.inj = inject.New(m.th)
-	m.overlay = injectOverlay
-	return nil
-}
-
-// quit stops a live run and leaves once it has ended, so the transcript
-// gets its run_ended event. A second quit leaves at once (the caller still
-// waits for the run).
-func (m *Model) quit(signal bool) tea.Cmd {
-	if m.player != nil || m.opts.Bridge == nil || m.closed {
-		return tea.Quit
-	}
-	if m.quitting && !signal {
-		return tea.Quit
-	}
-	if !m.quitting {
-		m.quitting = true
-		m.header.SetState(header.Stopping)
-		m.setFlash("stopping the run and completing its transcript… (q again: leave now)", false)
-		if m.opts.Cancel != nil {
-			m.opts.Cancel()
-		}
-	}
-	return nil
-}
-
-// mouse scrolls the pane under the wheel and focuses a clicked pane.
-func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
-	if m.overlay != noOverlay {
-		return nil
-	}
-	id, ok := m.layout.at(msg.X, msg.Y)
-	if !ok {
-		return nil
-	}
-	switch {
-	case msg.Button == tea.MouseButtonWheelUp || msg.Button == tea.MouseButtonWheelDown:
-		return m.paneByID(id).Update(msg)
-	case msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft:
-		if id != m.focus {
-			m.setFocus(id)
-		}
-	}
-	return nil
-}
-
-// asyncControl calls the engine's control methods off the Update loop, one
-// at a time and in the order asked, so a busy engine never stalls the
-// screen and a pause is never overtaken by the resume after it.
-type asyncControl struct {
-	c       engine.Control
-	mu      sync.Mutex
-	queue   []func(engine.Control)
-	running bool
-}
-
-func (a *asyncControl) do(f func(engine.Control)) {
-	a.mu.Lock()
-	a.queue = append(a.queue, f)
-	if a.running {
-		a.mu.Unlock()
-		return
-	}
-	a.running = true
-	a.mu.Unlock()
-	go func() {
-		for {
-			a.mu.Lock()
-			if len(a.queue) == 0 {
-				a.running = false
-				a.mu.Unlock()
-				return
-			}
-			f := a.queue[0]
-			a.queue = a.queue[1:]
-			a.mu.Unlock()
-			f(a.c)
-		}
-	}()
 }

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/models"
 	"github.com/nsed/nsed/themes"
@@ -25,12 +25,26 @@ type fakeControl struct {
 	mu     sync.Mutex
 	calls  []string
 	rebind func(agent, model, host string) error
+	more   chan struct{} // a call was logged (made lazily: the zero value works)
 }
 
 func (c *fakeControl) log(s string) {
 	c.mu.Lock()
 	c.calls = append(c.calls, s)
+	more := c.signal()
 	c.mu.Unlock()
+	select {
+	case more <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// signal is the channel a call is announced on; c.mu is held.
+func (c *fakeControl) signal() chan struct{} {
+	if c.more == nil {
+		c.more = make(chan struct{}, 1)
+	}
+	return c.more
 }
 func (c *fakeControl) Pause()          { c.log("pause") }
 func (c *fakeControl) Resume()         { c.log("resume") }
@@ -48,16 +62,20 @@ func (c *fakeControl) Rebind(_ context.Context, agent, model, host string) error
 // Update loop).
 func (c *fakeControl) wait(t *testing.T, n int) []string {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	deadline := time.After(5 * time.Second)
+	for {
 		c.mu.Lock()
-		if len(c.calls) >= n {
-			defer c.mu.Unlock()
-			return append([]string(nil), c.calls...)
-		}
+		calls, more := append([]string(nil), c.calls...), c.signal()
 		c.mu.Unlock()
+		if len(calls) >= n {
+			return calls
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("control got %v, want %d calls", calls, n)
+		}
 	}
-	t.Fatalf("control got %v, want %d calls", c.calls, n)
-	return nil
 }
 
 // drive feeds msg and every message its commands produce (but ticks and
@@ -345,8 +363,7 @@ func TestTooSmall(t *testing.T) {
 
 func TestThemesKeepLayout(t *testing.T) {
 	evs := demoEvents(t)
-	lipgloss.SetColorProfile(termenv.TrueColor)
-	defer lipgloss.SetColorProfile(termenv.Ascii)
+	golden.Colour(t)
 	var first string
 	for _, name := range themes.Names() {
 		th, _ := themes.Lookup(name)
@@ -377,8 +394,7 @@ var escSeq = regexp.MustCompile(`\x1b\[[0-9;:]*m`)
 // TestHostileModelOutput runs the real engine on a backend whose models
 // write terminal attacks, and checks the screen carries none of them.
 func TestHostileModelOutput(t *testing.T) {
-	lipgloss.SetColorProfile(termenv.TrueColor)
-	defer lipgloss.SetColorProfile(termenv.Ascii)
+	golden.Colour(t)
 	hostile := "Sure.\x1b]52;c;cm0gLXJmIH4=\x07 \x1b[2J\x1b[H\x1b]0;owned\x1b\\\u009b31m\u202eevil\u202c\r\x1bPq#0\x1b\\ 日本語e\u0301 👩‍💻\nFINAL ANSWER: 4\x1b[?1049l"
 	be := &models.Scripted{Chunk: 3, Reply: func(req models.Request) (string, error) {
 		if len(req.Format) > 0 {

@@ -36,26 +36,30 @@ func newKeys() *keys {
 }
 
 // press types each key of s separately, as a person would: keys read in
-// one go arrive as one multi-rune message (and ESC then j as alt+j).
+// one go arrive as one multi-rune message (and ESC then j as alt+j). A
+// pipe's Write returns only once the program has read the bytes, so each
+// key is a read of its own, with no pause between them.
 func (k *keys) press(s string) {
 	for _, r := range s {
 		_, _ = k.w.Write([]byte(string(r)))
-		time.Sleep(30 * time.Millisecond)
 	}
 }
 
 // text types s in one go, as a paste.
 func (k *keys) text(s string) { _, _ = k.w.Write([]byte(s)) }
 
-// syncBuffer is a bytes.Buffer safe to read while the program writes it.
+// syncBuffer is a bytes.Buffer safe to read while the program writes it,
+// which says on a channel that it was written.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	changed
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.signal()
 	return s.b.Write(p)
 }
 
@@ -63,6 +67,56 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// changed wakes a waiter when something was added; the zero value works.
+type changed struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (c *changed) wake() chan struct{} {
+	c.once.Do(func() { c.ch = make(chan struct{}, 1) })
+	return c.ch
+}
+
+func (c *changed) signal() {
+	select {
+	case c.wake() <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// await returns once cond holds, checking it after each signal, or
+// reports false when d has passed first.
+func (c *changed) await(d time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for !cond() {
+		select {
+		case <-c.wake():
+		case <-deadline.C:
+			return cond()
+		}
+	}
+	return true
+}
+
+// poll checks cond every interval until it holds, and reports false when
+// d has passed first: for what says nothing when it changes (a tmux pane).
+func poll(d, every time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return cond()
+		}
+	}
+	return true
 }
 
 func TestReplayCommandErrors(t *testing.T) {
@@ -124,12 +178,10 @@ func TestDemoAndReplay(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, out interface{ String() string }, want string, d time.Duration) {
+func waitFor(t *testing.T, out *syncBuffer, want string, d time.Duration) {
 	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(out.String(), want) {
-			return
-		}
+	if out.await(d, func() bool { return strings.Contains(out.String(), want) }) {
+		return
 	}
 	t.Fatalf("%q never appeared; output ends:\n%s", want, ansi.Strip(tail(out.String(), 6000)))
 }
@@ -145,12 +197,14 @@ func tail(s string, n int) string {
 type recorder struct {
 	mu  sync.Mutex
 	evs []engine.Event
+	changed
 }
 
 func (r *recorder) Emit(e engine.Event) {
 	r.mu.Lock()
 	r.evs = append(r.evs, e)
 	r.mu.Unlock()
+	r.signal()
 }
 
 func (r *recorder) find(k engine.Kind) engine.Event {
@@ -166,10 +220,9 @@ func (r *recorder) find(k engine.Kind) engine.Event {
 
 func (r *recorder) waitKind(t *testing.T, k engine.Kind, d time.Duration) engine.Event {
 	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		if e := r.find(k); e != nil {
-			return e
-		}
+	var e engine.Event
+	if r.await(d, func() bool { e = r.find(k); return e != nil }) {
+		return e
 	}
 	t.Fatalf("no %s event within %v", k, d)
 	return nil
@@ -221,6 +274,9 @@ func TestLiveTUIScripted(t *testing.T) {
 	waitFor(t, &out, "Inject a message", 2*time.Second)
 	k.text("mind the units")
 	k.press("\r")
+	// The dialog closes through a message of its own: a key pressed before
+	// it arrives would still be typed into the dialog.
+	waitFor(t, &out, "message queued for the next round", 2*time.Second)
 	k.press(" ")
 	ev := rec.waitKind(t, engine.KindRebound, 10*time.Second).(*engine.Rebound)
 	if ev.Agent != "a1" || ev.To.Model != "tiny-c" || ev.From.Model != "tiny-a" {
@@ -286,10 +342,8 @@ func TestTUIUnderTmuxAgainstOllama(t *testing.T) {
 	wait := func(want string, d time.Duration) string {
 		t.Helper()
 		var s string
-		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			if s = screen(); strings.Contains(s, want) {
-				return s
-			}
+		if poll(d, 100*time.Millisecond, func() bool { s = screen(); return strings.Contains(s, want) }) {
+			return s
 		}
 		t.Fatalf("%q never appeared on screen:\n%s", want, s)
 		return ""
@@ -305,9 +359,10 @@ func TestTUIUnderTmuxAgainstOllama(t *testing.T) {
 	s := wait("pick a model", 10*time.Second)
 	// Move the selection onto the target model.
 	for i := 0; i < 10 && !selected(s, to); i++ {
+		row := selectedRow(s)
 		send("Down")
-		time.Sleep(150 * time.Millisecond)
-		s = screen()
+		// The selection moves on (or the list ends): go on from there.
+		poll(2*time.Second, 20*time.Millisecond, func() bool { s = screen(); return selectedRow(s) != row })
 	}
 	if !selected(s, to) {
 		t.Fatalf("could not select %s:\n%s", to, s)
@@ -350,6 +405,18 @@ func selected(screen, model string) bool {
 		}
 	}
 	return false
+}
+
+// selectedRow is every selected row on the screen, to see the selection
+// move.
+func selectedRow(screen string) string {
+	var rows []string
+	for _, l := range strings.Split(screen, "\n") {
+		if i := strings.Index(l, "▸ "); i >= 0 {
+			rows = append(rows, strings.TrimSpace(l[i+len("▸ "):]))
+		}
+	}
+	return strings.Join(rows, "\n")
 }
 
 // realTUIConfig suits a tiny real model on a CPU: short budgets, two
@@ -424,10 +491,11 @@ func TestTUIUnderTmuxRealModel(t *testing.T) {
 		if dl, ok := t.Deadline(); ok && dl.Add(-30*time.Second).Before(end) {
 			end = dl.Add(-30 * time.Second)
 		}
-		for ; time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-			if s = capture(); done(s) || (!failed && t.Failed()) {
-				return s
-			}
+		if poll(time.Until(end), 200*time.Millisecond, func() bool {
+			s = capture()
+			return done(s) || (!failed && t.Failed())
+		}) {
+			return s
 		}
 		t.Fatalf("%s: not within %v; the screen:\n%s", what, d, s)
 		return ""

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui/internal/frame"
+	"github.com/nsed/nsed/tui/internal/pane"
 	"github.com/nsed/nsed/tui/internal/scroll"
 	"github.com/nsed/nsed/tui/internal/text"
 	"github.com/nsed/nsed/tui/safe"
@@ -48,7 +50,6 @@ const (
 
 // Model is one agent's pane.
 type Model struct {
-	th    themes.Theme
 	index int
 	info  engine.AgentInfo // sanitized
 	was   string           // the model before the latest rebind
@@ -82,17 +83,14 @@ type Model struct {
 	leader  bool
 	winner  bool // won the run
 
-	scroll        scroll.State
-	width, height int
-	focused       bool
+	scroll scroll.State
 
-	view  string
-	dirty bool
+	pane.Frame // theme, size, focus and the last view drawn
 }
 
 // New returns the pane of agent info, the index-th agent of the run.
 func New(info engine.AgentInfo, index int, th themes.Theme) *Model {
-	m := &Model{th: th, index: index, buf: text.NewBuffer(MinWidth-2, 0), dirty: true}
+	m := &Model{Frame: pane.NewFrame(th), index: index, buf: text.NewBuffer(MinWidth-2, 0)}
 	m.setInfo(info)
 	return m
 }
@@ -113,29 +111,18 @@ func (m *Model) Tokens() int { return m.tokens }
 // Text is the text kept in the pane.
 func (m *Model) Text() string { return m.buf.String() }
 
-// SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.th, m.dirty = th, true }
-
 // SetSize sets the pane's outer size.
 func (m *Model) SetSize(w, h int) {
-	if w == m.width && h == m.height {
+	if w == m.Width() && h == m.Height() {
 		return
 	}
-	m.width, m.height = w, h
+	m.Frame.SetSize(w, h)
 	m.buf.SetWidth(max(w-2, 1))
-	m.dirty = true
-}
-
-// SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) {
-	if f != m.focused {
-		m.focused, m.dirty = f, true
-	}
 }
 
 // PhaseStarted resets the pane for a new call of the given phase.
 func (m *Model) PhaseStarted(round int, phase engine.Phase, at time.Time) {
-	m.dirty = true
+	m.Changed()
 	switch phase {
 	case engine.PhasePropose:
 		if round != m.round {
@@ -162,7 +149,9 @@ func (m *Model) SetNow(t time.Time) {
 	if m.ticking() {
 		old := m.elapsed()
 		m.now = t
-		m.dirty = m.dirty || clock(m.elapsed()) != clock(old)
+		if clock(m.elapsed()) != clock(old) {
+			m.Changed()
+		}
 	}
 	m.now = t
 }
@@ -176,7 +165,7 @@ func (m *Model) startCall(st Status, at time.Time) {
 // AddTokens takes n coalesced token events of phase whose text is s, the
 // first arriving at first and the last at last.
 func (m *Model) AddTokens(phase engine.Phase, s string, n int, first, last time.Time) {
-	m.dirty = true
+	m.Changed()
 	if m.first.IsZero() {
 		m.first = first
 		if !m.callStart.IsZero() {
@@ -208,7 +197,7 @@ func (m *Model) AddTokens(phase engine.Phase, s string, n int, first, last time.
 // ProposalDone shows the finished proposal. If tokens were coalesced away or
 // never recorded, the streamed text is replaced with the whole reply.
 func (m *Model) ProposalDone(ev *engine.ProposalDone) {
-	m.dirty = true
+	m.Changed()
 	if m.raw.String() != ev.Text {
 		m.buf.Truncate(m.mark)
 		m.stream.Reset()
@@ -246,7 +235,7 @@ func proposalNotes(ev *engine.ProposalDone) (answer, flags string) {
 
 // ReviewDone records the agent's review.
 func (m *Model) ReviewDone(ev *engine.ReviewDone) {
-	m.dirty = true
+	m.Changed()
 	m.st = Reviewed
 	m.reviewDone(ev)
 	if ev.Abstained {
@@ -327,7 +316,8 @@ func (m *Model) Answer() string { return m.answer }
 
 // Failed shows a failed call.
 func (m *Model) Failed(ev *engine.AgentFailed) {
-	m.st, m.err, m.dirty = Failed, safe.Line(ev.Error), true
+	m.st, m.err = Failed, safe.Line(ev.Error)
+	m.Changed()
 }
 
 // Rebound shows a new binding.
@@ -337,18 +327,20 @@ func (m *Model) Rebound(ev *engine.Rebound) {
 		m.was += "@" + safe.Line(ev.From.Host)
 	}
 	m.setInfo(ev.To)
-	m.dirty = true
+	m.Changed()
 }
 
 // SetSupport shows the votes the agent's proposal received.
 func (m *Model) SetSupport(v float64, leader bool) {
-	m.support, m.voted, m.leader, m.dirty = v, true, leader, true
+	m.support, m.voted, m.leader = v, true, leader
+	m.Changed()
 }
 
 // SummaryDone ends a summarising call (the consensus state arrived).
 func (m *Model) SummaryDone() {
 	if m.st == Summarising {
-		m.st, m.dirty = Summarised, true
+		m.st = Summarised
+		m.Changed()
 	}
 }
 
@@ -357,22 +349,22 @@ func (m *Model) Finish() {
 	if m.st != Failed {
 		m.st = Done
 	}
-	m.dirty = true
+	m.Changed()
 }
 
 // SetWinner marks the agent whose proposal won the run.
-func (m *Model) SetWinner() { m.leader, m.winner, m.dirty = true, true, true }
+func (m *Model) SetWinner() { m.leader, m.winner = true, true; m.Changed() }
 
 // Update scrolls the pane.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	if m.scroll.Update(msg, m.buf.Len(), m.textRows()) {
-		m.dirty = true
+		m.Changed()
 	}
 	return nil
 }
 
 func (m *Model) textRows() int {
-	return max(m.height-3-m.notes()-m.reviewRows(), 0) // borders and the binding line
+	return max(m.Height()-3-m.notes()-m.reviewRows(), 0) // borders and the binding line
 }
 
 // notes is the number of error and warning lines.
@@ -381,7 +373,7 @@ func (m *Model) notes() int {
 	if m.err != "" {
 		n++
 	}
-	n += len(m.warnLines(m.width - 2))
+	n += len(m.warnLines(m.Width() - 2))
 	if m.answer != "" {
 		n++
 	}
@@ -399,14 +391,24 @@ func (m *Model) Title() string {
 	return m.info.ID + " " + m.info.Role
 }
 
-// View draws the pane; it is cached until something changes.
-func (m *Model) View() string {
-	if !m.dirty && m.view != "" {
-		return m.view
-	}
-	th := m.th
-	inner := m.width - 2
-	body := make([]string, 0, max(m.height-2, 0))
+// KeyBindings are the keys the pane handles when focused: scrolling.
+func (m *Model) KeyBindings() []key.Binding { return scroll.Keys.Bindings() }
+
+// View draws the pane: what Refresh kept, or afresh.
+func (m *Model) View() string { return m.Kept(m.draw) }
+
+// Refresh draws the view again if something it shows has changed, and
+// puts the scroll offset back in range of the text there now; the screen
+// calls it from Update, so View has nothing to do.
+func (m *Model) Refresh() {
+	m.scroll.Clamp(m.buf.Len(), m.textRows())
+	m.Keep(m.draw)
+}
+
+func (m *Model) draw() string {
+	th := m.Theme()
+	inner := m.Width() - 2
+	body := make([]string, 0, max(m.Height()-2, 0))
 
 	// The model, what it replaced (after a rebind), then the host: as much
 	// as fits, in that order of importance.
@@ -468,29 +470,29 @@ func (m *Model) View() string {
 	}
 	info := m.info2()
 	box := frame.Box{
-		Width: m.width, Height: m.height, Focused: m.focused,
+		Width: m.Width(), Height: m.Height(), Focused: m.Focused(),
 		Title:  title,
 		Status: status,
 		Footer: th.Style(th.Muted).Render(m.stats(inner - 6 - text.Width(info))),
 		Info:   info,
 	}
-	m.view, m.dirty = box.Render(th, body), false
-	return m.view
+	return box.Render(th, body)
 }
 
 func (m *Model) statusLabel() string {
-	c := m.th.Muted
+	th := m.Theme()
+	c := th.Muted
 	switch m.st {
 	case Streaming, Summarising:
-		c = m.th.Good
+		c = th.Good
 	case Waiting, Reviewing:
-		c = m.th.Warn
+		c = th.Warn
 	case Failed, Abstained:
-		c = m.th.Bad
+		c = th.Bad
 	case Proposed, Reviewed, Summarised, Done:
-		c = m.th.Text
+		c = th.Text
 	}
-	return m.th.Style(c).Render(statusGlyph[m.st] + " " + statusText[m.st])
+	return th.Style(c).Render(statusGlyph[m.st] + " " + statusText[m.st])
 }
 
 // stats is "412 tok · 38.2 tok/s · 1st 0.41s" for the current call, or as
@@ -521,21 +523,22 @@ func (m *Model) stats(w int) string {
 // info2 is the bottom-right label: where the view is scrolled, else the
 // support the proposal received.
 func (m *Model) info2() string {
+	th := m.Theme()
 	if s := m.scroll.Indicator(m.buf.Len(), m.textRows()); s != "" {
-		return m.th.Style(m.th.Warn).Render(s)
+		return th.Style(th.Warn).Render(s)
 	}
 	if !m.voted {
 		return ""
 	}
-	c := m.th.Good
+	c := th.Good
 	if m.support < 0 {
-		c = m.th.Bad
+		c = th.Bad
 	}
 	s := fmt.Sprintf("support %+.2f", m.support)
-	if m.width < 40 {
+	if m.Width() < 40 {
 		s = fmt.Sprintf("%+.2f", m.support)
 	}
-	return m.th.Style(c).Render(s)
+	return th.Style(c).Render(s)
 }
 
 // rate formats a speed; in-process backends report millions.

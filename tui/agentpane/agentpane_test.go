@@ -1,19 +1,20 @@
 package agentpane
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 )
 
-func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+func TestMain(m *testing.M) { golden.Main(m) }
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -180,7 +181,7 @@ func TestViewIsCached(t *testing.T) {
 	m := newPane(40, 10)
 	m.PhaseStarted(1, engine.PhasePropose, t0)
 	m.AddTokens(engine.PhasePropose, "some text", 1, t0, t0)
-	_ = m.View()
+	m.Refresh()
 	if n := testing.AllocsPerRun(20, func() { _ = m.View() }); n != 0 {
 		t.Errorf("an unchanged pane re-rendered (%v allocs)", n)
 	}
@@ -193,6 +194,7 @@ func BenchmarkStreamFrame(b *testing.B) {
 	chunk := strings.Repeat("tok ", 50)
 	for b.Loop() {
 		m.AddTokens(engine.PhasePropose, chunk, 50, t0, t0)
+		m.Refresh()
 		_ = m.View()
 	}
 }
@@ -439,5 +441,28 @@ func TestContextWarningIsShort(t *testing.T) {
 	m.ReviewDone(&engine.ReviewDone{Stats: engine.CallStats{ContextWarning: long, ThinkRetried: true}})
 	if v := view(m); !strings.Contains(v, "⚠ prompt over context: raise max_ctx") || !strings.Contains(v, "⚠ retried without thinking") {
 		t.Fatalf("review's warnings:\n%s", v)
+	}
+}
+
+// A pane scrolled up whose text then shrinks below the view follows the
+// end again, as it did when View put the offset back in range; now Refresh
+// (called from the screen's Update) does.
+func TestShrinkResumesFollowing(t *testing.T) {
+	m := newPane(30, 6) // 3 text rows
+	m.PhaseStarted(1, engine.PhasePropose, t0)
+	for i := range 20 {
+		m.AddTokens(engine.PhasePropose, fmt.Sprintf("line %d\n", i), 1, t0, t0)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyPgUp})
+	m.Refresh()
+	m.ProposalDone(&engine.ProposalDone{Text: "short"}) // unlike what streamed: replaced
+	m.Refresh()
+	m.PhaseStarted(2, engine.PhasePropose, t0)
+	for i := range 30 {
+		m.AddTokens(engine.PhasePropose, fmt.Sprintf("more %d\n", i), 1, t0, t0)
+	}
+	m.Refresh()
+	if v := view(m); !strings.Contains(v, "more 29") {
+		t.Errorf("the pane stopped following after its text shrank:\n%s", v)
 	}
 }

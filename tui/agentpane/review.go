@@ -34,7 +34,7 @@ func (m *Model) SetReviewBudget(n int) { m.rv.budget = n }
 // ReviewStarted starts the agent's review call at at, over candidates
 // proposals (0 if not known).
 func (m *Model) ReviewStarted(at time.Time, candidates int) {
-	m.dirty = true
+	m.Changed()
 	m.startCall(Reviewing, at)
 	m.rv = review{candidates: candidates, start: at, budget: m.rv.budget}
 }
@@ -95,7 +95,7 @@ func (m *Model) reviewRows() int {
 	case Reviewed, Abstained:
 		// Once done, the line is a footnote: not worth a line of a small
 		// pane's proposal.
-		if !m.rv.start.IsZero() && m.height-3-m.notes() >= minRowsForDone {
+		if !m.rv.start.IsZero() && m.Height()-3-m.notes() >= minRowsForDone {
 			return 1
 		}
 	}
@@ -130,7 +130,7 @@ func (m *Model) ticking() bool {
 //
 // then, once done, "reviewed in 00:46 · A agent-3, B agent-2".
 func (m *Model) reviewLines(w int) []string {
-	th := m.th
+	th := m.Theme()
 	switch m.reviewRows() {
 	case 0:
 		return nil

@@ -85,9 +85,22 @@ type Model struct {
 	width, height int
 }
 
+// Option adjusts a dialog as it opens.
+type Option func(*Model)
+
+// WithAgent opens the dialog with the i-th agent selected (clamped to the
+// agents there are), so rebinding the agent in focus takes one key.
+func WithAgent(i int) Option {
+	return func(m *Model) { m.agent = min(max(i, 0), max(len(m.agents)-1, 0)) }
+}
+
 // New opens the dialog over the current bindings.
-func New(ctx context.Context, th themes.Theme, agents []engine.AgentInfo, list Lister, rebind Rebinder) *Model {
-	return &Model{ctx: ctx, th: th, agents: agents, list: list, rebind: rebind}
+func New(ctx context.Context, th themes.Theme, agents []engine.AgentInfo, list Lister, rebind Rebinder, opts ...Option) *Model {
+	m := &Model{ctx: ctx, th: th, agents: agents, list: list, rebind: rebind}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
 }
 
 // SetTheme switches colours.

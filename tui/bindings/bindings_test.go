@@ -6,16 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/models"
 	"github.com/nsed/nsed/themes"
 )
 
-func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+func TestMain(m *testing.M) { golden.Main(m) }
 
 var agents = []engine.AgentInfo{
 	{ID: "a1", Role: "solver", Model: "qwen2.5:0.5b", Host: "h1"},
@@ -152,5 +152,21 @@ func TestBindingsShowWhoBoundAndWhy(t *testing.T) {
 	m.SetSize(90, 20)
 	if v := m.View(); !strings.Contains(v, "bound by broker: best team value") {
 		t.Fatalf("reason missing:\n%s", v)
+	}
+}
+
+// The screen opens the dialog on the agent in focus; no key presses needed.
+func TestOpensOnAgent(t *testing.T) {
+	for _, tc := range []struct{ at, want int }{{1, 1}, {0, 0}, {5, 1}, {-1, 0}} {
+		m := New(context.Background(), themes.Dark(), agents, list, nil, WithAgent(tc.at))
+		if m.agent != tc.want {
+			t.Errorf("WithAgent(%d): agent %d, want %d", tc.at, m.agent, tc.want)
+		}
+	}
+	m := New(context.Background(), themes.Dark(), agents, list, nil, WithAgent(1))
+	m.SetSize(90, 20)
+	run(m, press("enter"))
+	if v := view(m); !strings.Contains(v, "Rebind a2: pick a model") {
+		t.Errorf("enter on a dialog opened at a2:\n%s", v)
 	}
 }

@@ -68,6 +68,8 @@ type Bridge struct {
 
 	notify chan struct{} // something was queued (capacity 1)
 	done   chan struct{} // closed by Close
+
+	waiting func() // tests: Next is about to wait for events
 }
 
 // New returns a bridge delivering at most once per interval
@@ -132,6 +134,9 @@ func (b *Bridge) Close(err error) {
 func (b *Bridge) Next() tea.Cmd {
 	return func() tea.Msg {
 		for {
+			if b.waiting != nil {
+				b.waiting()
+			}
 			select {
 			case <-b.notify:
 			case <-b.done:

@@ -133,9 +133,16 @@ func TestPacesDeliveries(t *testing.T) {
 
 func TestCloseWakesAWaitingNext(t *testing.T) {
 	b := New(time.Millisecond)
+	waiting := make(chan struct{}, 1)
+	b.waiting = func() {
+		select {
+		case waiting <- struct{}{}:
+		default:
+		}
+	}
 	got := make(chan EventsMsg, 1)
 	go func() { got <- b.Next()().(EventsMsg) }()
-	time.Sleep(10 * time.Millisecond)
+	<-waiting // Next is at its select, or about to be
 	b.Close(nil)
 	select {
 	case msg := <-got:

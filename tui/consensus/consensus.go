@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
@@ -28,66 +27,50 @@ type Model struct {
 	summing bool // the synthesiser is compressing the state
 	final   *engine.RunEnded
 
-	pane pane.Pane // frame, scrolling and the rendered lines
+	pane.Pane // frame, scrolling, keys and the view: the base every pane shares
 }
 
 // New returns an empty consensus pane; budget is the gate's token budget.
 func New(th themes.Theme, budget int) *Model {
 	m := &Model{budget: budget}
-	m.pane = pane.New(th, m.render)
+	m.Pane = pane.New(th, m.header, m.render)
 	return m
 }
 
 // Set shows the state after a round's gate.
 func (m *Model) Set(ev *engine.ConsensusUpdated) {
 	m.ev, m.human, m.summing = ev, nil, false
-	m.pane.Top()
-	m.pane.Invalidate()
+	m.Pane.Top()
+	m.Pane.Invalidate()
 }
 
 // Human lists a message injected for the next round.
 func (m *Model) Human(text string) {
 	m.human = append(m.human, safe.Line(text))
-	m.pane.Invalidate()
+	m.Pane.Invalidate()
 }
 
 // Summarising shows that the state is being compressed.
 func (m *Model) Summarising(on bool) {
 	if on != m.summing {
 		m.summing = on
-		m.pane.Invalidate()
+		m.Pane.Invalidate()
 	}
 }
 
 // SetBudget sets the gate's token budget (from the run's settings).
-func (m *Model) SetBudget(n int) { m.budget = n; m.pane.Invalidate() }
+func (m *Model) SetBudget(n int) { m.budget = n; m.Pane.Invalidate() }
 
-// SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.pane.SetTheme(th) }
-
-// SetSize sets the outer size.
-func (m *Model) SetSize(w, h int) { m.pane.SetSize(w, h) }
-
-// SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
-
-// Update scrolls.
-func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	m.pane.Update(msg)
-	return nil
-}
-
-// View draws the pane.
-func (m *Model) View() string {
-	status := ""
+// header is the pane's title and status.
+func (m *Model) header() (title, status string) {
 	if m.ev != nil {
 		status = fmt.Sprintf("after round %d", m.ev.Round)
 	}
-	return m.pane.View("Consensus state", status)
+	return "Consensus state", status
 }
 
 func (m *Model) render(w int) []string {
-	th := m.pane.Theme()
+	th := m.Pane.Theme()
 	muted := th.Style(th.Muted)
 	var out []string
 	wrap := func(prefix string, s string, style lipgloss.Style) {
@@ -185,8 +168,8 @@ func item(it engine.GateItem) string {
 func (m *Model) Final(ev *engine.RunEnded) {
 	m.final = ev
 	m.summing = false
-	m.pane.Top()
-	m.pane.Invalidate()
+	m.Pane.Top()
+	m.Pane.Invalidate()
 }
 
 // hang wraps s after prefix, continuing lines under the text; a prefix

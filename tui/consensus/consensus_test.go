@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/charmbracelet/lipgloss"
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 )
 
-func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+func TestMain(m *testing.M) { golden.Main(m) }
 
 func update() *engine.ConsensusUpdated {
 	ev := &engine.ConsensusUpdated{
@@ -56,8 +56,7 @@ func TestKeptDroppedGateAndBudget(t *testing.T) {
 }
 
 func TestDroppedIsStruckThrough(t *testing.T) {
-	lipgloss.SetColorProfile(termenv.TrueColor)
-	defer lipgloss.SetColorProfile(termenv.Ascii)
+	golden.Colour(t)
 	m := New(themes.Dark(), 160)
 	m.SetSize(70, 16)
 	m.Set(update())

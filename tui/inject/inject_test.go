@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/themes"
 )
 
-func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+func TestMain(m *testing.M) { golden.Main(m) }
 
 func typeText(m *Model, s string) { m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}) }
 

@@ -55,12 +55,12 @@ type Model struct {
 	row     int
 	col     int
 
-	pane pane.Frame // theme, size, focus and the last view drawn
+	pane.Frame // theme, size, focus and the last view drawn
 }
 
 // New returns an empty matrix.
 func New(th themes.Theme) *Model {
-	return &Model{pane: pane.NewFrame(th), reviews: map[string]*engine.ReviewDone{}, history: map[int]map[string]*engine.ReviewDone{}, col: 1}
+	return &Model{Frame: pane.NewFrame(th), reviews: map[string]*engine.ReviewDone{}, history: map[int]map[string]*engine.ReviewDone{}, col: 1}
 }
 
 // SetAgents sets the rows and columns.
@@ -75,17 +75,8 @@ func (m *Model) SetAgents(ids []string) {
 	}
 	m.cols = shortIDs(m.agents, 4)
 	m.clampSel()
-	m.pane.Changed()
+	m.Changed()
 }
-
-// SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.pane.SetTheme(th) }
-
-// SetSize sets the outer size.
-func (m *Model) SetSize(w, h int) { m.pane.SetSize(w, h) }
-
-// SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
 
 // Round is the round the matrix shows.
 func (m *Model) Round() int { return m.round }
@@ -103,14 +94,14 @@ func (m *Model) Add(ev *engine.ReviewDone) {
 	if !m.pinned {
 		m.show(m.latest)
 	}
-	m.pane.Changed()
+	m.Changed()
 }
 
 // show switches the matrix to round r.
 func (m *Model) show(r int) {
 	m.round, m.reviews = r, m.history[r]
 	m.pinned = r != m.latest
-	m.pane.Changed()
+	m.Changed()
 }
 
 // MinWidth is the narrowest the matrix can be for n agents with short
@@ -153,6 +144,12 @@ func shortIDs(ids []string, w int) []string {
 	return out
 }
 
+// KeyBindings are the keys the matrix handles when focused.
+func (m *Model) KeyBindings() []key.Binding {
+	k := Keys
+	return []key.Binding{k.Up, k.Down, k.Left, k.Right, k.Earlier, k.Later}
+}
+
 // Update moves the selection.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	k, ok := msg.(tea.KeyMsg)
@@ -180,7 +177,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	m.clampSel()
-	m.pane.Changed()
+	m.Changed()
 	return nil
 }
 
@@ -216,7 +213,7 @@ func (m *Model) eval(reviewer, author string) *engine.Evaluation {
 // Detail is the selected cell's review, wrapped at width: the score and its
 // band, the stance, the claims with verdicts, and the critique.
 func (m *Model) Detail(width int) []string {
-	th := m.pane.Theme()
+	th := m.Theme()
 	rev, auth, ev := m.Selected()
 	if rev == "" {
 		return []string{"no agents yet"}
@@ -270,12 +267,16 @@ func (m *Model) Detail(width int) []string {
 
 // View draws the grid with the selected cell's summary and a legend below
 // when there is room.
-func (m *Model) View() string { return m.pane.Cached(m.draw) }
+func (m *Model) View() string { return m.Kept(m.draw) }
+
+// Refresh draws the view again if something it shows has changed; the
+// screen calls it from Update, so View has nothing to do.
+func (m *Model) Refresh() { m.Keep(m.draw) }
 
 // draw builds what View keeps until the matrix or its frame changes.
 func (m *Model) draw() string {
-	th := m.pane.Theme()
-	width, height := m.pane.Size()
+	th := m.Theme()
+	width, height := m.Size()
 	inner := width - 2
 	rows := height - 2
 	n := len(m.agents)
@@ -293,7 +294,7 @@ func (m *Model) draw() string {
 	for j, a := range m.cols {
 		s := text.PadLeft(text.Truncate(a, cw-1, ""), cw-1) + " "
 		st := th.Style(th.AgentColor(j))
-		if j == m.col && m.pane.Focused() {
+		if j == m.col && m.Focused() {
 			st = st.Underline(true)
 		}
 		hdr.WriteString(st.Render(s))
@@ -345,22 +346,22 @@ func (m *Model) draw() string {
 			status = th.Style(th.Warn).Render(fmt.Sprintf("r%d of %d · ] later", m.round, m.latest))
 		}
 	}
-	box := frame.Box{Width: width, Height: height, Focused: m.pane.Focused(), Title: title, Status: status, Footer: muted.Render("c critique"), Info: info}
+	box := frame.Box{Width: width, Height: height, Focused: m.Focused(), Title: title, Status: status, Footer: muted.Render("c critique"), Info: info}
 	return box.Render(th, body)
 }
 
 func (m *Model) gridRow(i, cw int) string {
-	th := m.pane.Theme()
+	th := m.Theme()
 	rev := m.agents[i]
 	var b strings.Builder
 	lst := th.Style(th.AgentColor(i))
-	if i == m.row && m.pane.Focused() {
+	if i == m.row && m.Focused() {
 		lst = lst.Underline(true)
 	}
 	b.WriteString(lst.Render(text.Fit(rev, m.labelW-1)) + " ")
 	r := m.reviews[rev]
 	for j, auth := range m.agents {
-		sel := i == m.row && j == m.col && m.pane.Focused()
+		sel := i == m.row && j == m.col && m.Focused()
 		var cell string
 		var st = th.Style(th.Faint)
 		switch {
@@ -396,7 +397,7 @@ func (m *Model) gridRow(i, cw int) string {
 // legend shows the colour scale with the documented band names, so colour
 // is never the only cue.
 func (m *Model) legend(width int) string {
-	th := m.pane.Theme()
+	th := m.Theme()
 	names := [themes.NumBands]string{"wrong", "flawed", "neutral", "solid", "strong", "verified"}
 	if width < 46 {
 		names = [themes.NumBands]string{"-100", "-50", "±10", "+10", "+50", "+85"}

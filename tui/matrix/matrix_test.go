@@ -4,15 +4,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 )
 
-func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+func TestMain(m *testing.M) { golden.Main(m) }
 
 func review(round int, reviewer string, evals ...engine.Evaluation) *engine.ReviewDone {
 	ev := &engine.ReviewDone{Evaluations: evals}
@@ -56,8 +56,7 @@ func TestCells(t *testing.T) {
 }
 
 func TestColourScaleAndLegend(t *testing.T) {
-	lipgloss.SetColorProfile(termenv.TrueColor)
-	defer lipgloss.SetColorProfile(termenv.Ascii)
+	golden.Colour(t)
 	m := sample()
 	th := themes.Dark()
 	v := m.View()

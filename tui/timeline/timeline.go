@@ -9,7 +9,6 @@ import (
 	"math"
 	"strings"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui/internal/chart"
@@ -26,23 +25,23 @@ type Model struct {
 	set    engine.Settings
 	rounds []*engine.RoundEnded
 
-	pane pane.Pane // frame, scrolling and the rendered lines
+	pane.Pane // frame, scrolling, keys and the view: the base every pane shares
 }
 
 // New returns an empty timeline.
 func New(th themes.Theme) *Model {
 	m := &Model{}
-	m.pane = pane.New(th, m.render)
+	m.Pane = pane.New(th, m.header, m.render)
 	return m
 }
 
 // SetSettings gives the stopping rule's parameters and the round limits.
-func (m *Model) SetSettings(s engine.Settings) { m.set = s; m.pane.Invalidate() }
+func (m *Model) SetSettings(s engine.Settings) { m.set = s; m.Pane.Invalidate() }
 
 // Add records a finished round.
 func (m *Model) Add(ev *engine.RoundEnded) {
 	m.rounds = append(m.rounds, ev)
-	m.pane.Invalidate()
+	m.Pane.Invalidate()
 }
 
 // Agreement is each finished round's conviction, for the header's sparkline.
@@ -54,33 +53,13 @@ func (m *Model) Agreement() []float64 {
 	return out
 }
 
-// SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.pane.SetTheme(th) }
-
-// SetSize sets the outer size.
-func (m *Model) SetSize(w, h int) { m.pane.SetSize(w, h) }
-
-// SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
-
-// Update scrolls.
-func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	m.pane.Update(msg)
-	return nil
-}
-
-// View draws the pane.
-func (m *Model) View() string {
-	return m.pane.View("Timeline", fmt.Sprintf("%d/%d rounds", len(m.rounds), m.set.MaxRounds))
-}
-
-// Utility is the efficiency–fatigue curve U(t) of the stopping rule.
-func Utility(s engine.StopSettings, t float64) float64 {
-	return 1 - (1-s.PG)*math.Exp(-s.Lambda*(s.PV-s.PG)*t) - s.Beta*t*t
+// header is the pane's title and status.
+func (m *Model) header() (title, status string) {
+	return "Timeline", fmt.Sprintf("%d/%d rounds", len(m.rounds), m.set.MaxRounds)
 }
 
 func (m *Model) render(w int) []string {
-	th := m.pane.Theme()
+	th := m.Pane.Theme()
 	muted := th.Style(th.Muted)
 	n := max(m.set.MaxRounds, len(m.rounds))
 	if n == 0 {
@@ -100,7 +79,7 @@ func (m *Model) render(w int) []string {
 	target := nan
 	for i := range n {
 		agree[i], evid[i] = nan, nan
-		util[i] = Utility(m.set.Stop, float64(i+1))
+		util[i] = m.set.Stop.Utility(float64(i + 1)) // the engine's own curve
 	}
 	for _, r := range m.rounds {
 		if i := r.Round - 1; i >= 0 && i < n {

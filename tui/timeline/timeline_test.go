@@ -1,28 +1,39 @@
 package timeline
 
 import (
-	"math"
+	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/charmbracelet/lipgloss"
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 )
 
-func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+func TestMain(m *testing.M) { golden.Main(m) }
 
-func TestUtility(t *testing.T) {
-	s := engine.StopSettings{PG: 0.6, PV: 0.8, Lambda: 2, Beta: 0.005}
-	// U(1) = 1 − 0.4·e^(−0.4) − 0.005
-	want := 1 - 0.4*math.Exp(-0.4) - 0.005
-	if got := Utility(s, 1); math.Abs(got-want) > 1e-12 {
-		t.Errorf("U(1) = %v, want %v", got, want)
+// A round that recorded no utility shows the engine's curve: the pane has
+// no stopping rule of its own to drift from the engine's.
+func TestUtilityIsTheEngines(t *testing.T) {
+	m := New(themes.Dark())
+	m.SetSize(50, 12)
+	set := engine.DefaultSettings()
+	set.MaxRounds = 4
+	set.Stop = engine.StopSettings{PG: 0.6, PV: 0.8, Lambda: 2, Beta: 0.005}
+	m.SetSettings(set)
+	ev := &engine.RoundEnded{Continue: true}
+	ev.Round = 1
+	m.Add(ev)
+	want := fmt.Sprintf("%.2f", set.Stop.Utility(1)) // 1 − 0.4·e^(−0.4) − 0.005 = 0.73
+	if want != "0.73" {
+		t.Fatalf("engine U(1) = %s, want 0.73", want)
 	}
-	if Utility(s, 3) <= Utility(s, 1) {
-		t.Errorf("U should rise early on")
+	for _, l := range strings.Split(ansi.Strip(m.View()), "\n") {
+		if strings.Contains(l, "U(t) fit") && !strings.Contains(l, want) {
+			t.Errorf("U(t) row does not show the engine's U(1) = %s: %q", want, l)
+		}
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
@@ -30,13 +29,13 @@ type Model struct {
 	ev     *engine.VotesCast
 	budget float64
 
-	pane pane.Pane // frame, scrolling and the rendered lines
+	pane.Pane // frame, scrolling, keys and the view: the base every pane shares
 }
 
 // New returns an empty votes pane.
 func New(th themes.Theme) *Model {
 	m := &Model{}
-	m.pane = pane.New(th, m.render)
+	m.Pane = pane.New(th, m.header, m.render)
 	return m
 }
 
@@ -45,14 +44,14 @@ func New(th themes.Theme) *Model {
 func (m *Model) SetAgents(ids []string, budget float64) {
 	m.agents = ids
 	m.budget = budget
-	m.pane.Invalidate()
+	m.Pane.Invalidate()
 }
 
 // Set shows a round's tally.
 func (m *Model) Set(ev *engine.VotesCast) {
 	m.ev = ev
-	m.pane.Top()
-	m.pane.Invalidate()
+	m.Pane.Top()
+	m.Pane.Invalidate()
 }
 
 // Round is the round shown, 0 if none.
@@ -63,32 +62,16 @@ func (m *Model) Round() int {
 	return m.ev.Round
 }
 
-// SetTheme switches colours.
-func (m *Model) SetTheme(th themes.Theme) { m.pane.SetTheme(th) }
-
-// SetSize sets the outer size.
-func (m *Model) SetSize(w, h int) { m.pane.SetSize(w, h) }
-
-// SetFocused marks the pane as the one keys go to.
-func (m *Model) SetFocused(f bool) { m.pane.SetFocused(f) }
-
-// Update scrolls.
-func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	m.pane.Update(msg)
-	return nil
-}
-
-// View draws the pane.
-func (m *Model) View() string {
-	status := ""
+// header is the pane's title and status.
+func (m *Model) header() (title, status string) {
 	if m.ev != nil {
 		status = fmt.Sprintf("round %d", m.ev.Round)
 	}
-	return m.pane.View("Quadratic votes", status)
+	return "Quadratic votes", status
 }
 
 func (m *Model) render(w int) []string {
-	th := m.pane.Theme()
+	th := m.Pane.Theme()
 	muted, faint := th.Style(th.Muted), th.Style(th.Faint)
 	budget := m.budget
 	if m.ev != nil && m.ev.Budget > 0 {
@@ -203,7 +186,7 @@ func (m *Model) clusters(w int) []string {
 	if len(ev.Clusters) == 0 {
 		return nil
 	}
-	th := m.pane.Theme()
+	th := m.Pane.Theme()
 	muted := th.Style(th.Muted)
 	head := fmt.Sprintf("%d answer(s) · winner %s · conviction %.2f", len(ev.Clusters), safe.Line(ev.Winner), ev.Conviction)
 	if ev.Winner == "" {

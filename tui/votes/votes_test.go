@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/charmbracelet/lipgloss"
+	"github.com/nsed/nsed/tui/internal/golden"
+
 	"github.com/charmbracelet/x/ansi"
-	"github.com/muesli/termenv"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 )
 
-func init() { lipgloss.SetColorProfile(termenv.Ascii) }
+func TestMain(m *testing.M) { golden.Main(m) }
 
 func tally() *engine.VotesCast {
 	ev := &engine.VotesCast{

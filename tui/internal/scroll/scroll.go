@@ -25,17 +25,34 @@ var Keys = KeyMap{
 	Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("end/G", "bottom (follow)")),
 }
 
+// Bindings are the keys with their help, for a pane's KeyBindings.
+func (k KeyMap) Bindings() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+}
+
 // State is a scroll position. The zero value follows the end.
 type State struct {
 	Off  int  // first visible line
 	Away bool // the user scrolled up: stop following the end
 }
 
-// Window returns the visible range [from, to) of total lines in height rows,
-// fixing Off to stay in range.
-func (s *State) Window(total, height int) (from, to int) {
+// Window returns the visible range [from, to) of total lines in height
+// rows, the offset put back in range first (as Clamp would; it changes
+// nothing, so a View may call it).
+func (s State) Window(total, height int) (from, to int) {
 	if height < 1 {
 		return 0, 0
+	}
+	s.Clamp(total, height)
+	return s.Off, min(s.Off+height, total)
+}
+
+// Clamp keeps the offset in range for total lines in height rows: at the
+// end while following it, and following again once the lines shrank below
+// a scrolled-away offset.
+func (s *State) Clamp(total, height int) {
+	if height < 1 {
+		return
 	}
 	maxOff := max(total-height, 0)
 	if !s.Away || s.Off > maxOff {
@@ -47,7 +64,6 @@ func (s *State) Window(total, height int) (from, to int) {
 	if s.Off < 0 {
 		s.Off = 0
 	}
-	return s.Off, min(s.Off+height, total)
 }
 
 // By moves by n lines (negative is up).
@@ -62,6 +78,8 @@ func (s *State) By(n, total, height int) {
 
 // Update handles a scrolling key or wheel event and reports whether it did.
 func (s *State) Update(msg tea.Msg, total, height int) bool {
+	// The offset as the last frame showed it, before moving from it.
+	s.Clamp(total, height)
 	switch msg := msg.(type) {
 	case tea.KeyMsg:
 		switch {
@@ -97,7 +115,8 @@ func (s *State) Update(msg tea.Msg, total, height int) bool {
 
 // Indicator is a short label for a border: how far up the view is, or ""
 // when following the end.
-func (s *State) Indicator(total, height int) string {
+func (s State) Indicator(total, height int) string {
+	s.Clamp(total, height)
 	if !s.Away || total <= height {
 		return ""
 	}

@@ -186,45 +186,57 @@ func (s *state) groupBound(open []int, p prices, g *groupScratch) float64 {
 	}
 	dp[0] = 0
 	for m, cands := range in.byModel {
-		copy(next, dp)
 		k := s.cnt[m]
 		most := n
 		if in.maxPer > 0 {
 			most = min(most, in.maxPer-k)
 		}
-		g.choice[m] = g.choice[m][:0]
 		if g.used != nil {
+			g.choice[m] = g.choice[m][:0]
 			clear(g.pick[m*(n+1) : (m+1)*(n+1)])
 		}
-		for a := 1; a <= most; a++ {
-			f := 1 / (1 + float64(k+a-1)*in.rho)
-			w := g.w[:0]
-			for i, r := range open {
-				best, arg := math.Inf(-1), -1
-				for _, c := range cands {
-					if !in.isAllow[r][c] || !s.fits(c) {
-						continue
-					}
-					h := in.host[c]
-					t := in.value[r][c]*f - p.time[h]*float64(in.usec[c])
-					if s.use[c] == 0 {
-						t -= (p.mem[h]*float64(in.mem[c]) + in.swap[c]) / float64(a)
-					}
-					if c == in.bonus[r] {
-						t += in.stick
-					}
-					if t > best {
-						best, arg = t, c
+		if most <= 0 {
+			continue
+		}
+		// terms[a-1][i]: open slot i's best term in a group of a on m.
+		terms := g.terms[:most*n]
+		for i := range terms {
+			terms[i] = slotPick{val: math.Inf(-1), c: -1}
+		}
+		for i, r := range open {
+			for _, c := range cands {
+				if !in.isAllow[r][c] || !s.fits(c) {
+					continue
+				}
+				h := in.host[c]
+				extra := -p.slot[r] - p.time[h]*float64(in.usec[c])
+				if c == in.bonus[r] {
+					extra += in.stick
+				}
+				cost := 0.0
+				if s.use[c] == 0 {
+					cost = p.mem[h]*float64(in.mem[c]) + in.swap[c]
+				}
+				for a := 1; a <= most; a++ {
+					t := in.value[r][c]*g.discount[k+a-1] + extra - cost/float64(a)
+					if x := &terms[(a-1)*n+i]; t > x.val {
+						*x = slotPick{t, i, c}
 					}
 				}
-				if arg >= 0 {
-					w = append(w, slotPick{best - p.slot[r], i, arg})
+			}
+		}
+		copy(next, dp)
+		for a := 1; a <= most; a++ {
+			w := g.w[:0]
+			for _, x := range terms[(a-1)*n : a*n] {
+				if x.c >= 0 {
+					w = append(w, x)
 				}
 			}
 			if len(w) < a {
 				break
 			}
-			slices.SortFunc(w, func(x, y slotPick) int { return cmp.Compare(y.val, x.val) })
+			sortDesc(w)
 			val := 0.0
 			for _, x := range w[:a] {
 				val += x.val
@@ -253,6 +265,15 @@ func (s *state) groupBound(open []int, p prices, g *groupScratch) float64 {
 	return total
 }
 
+// sortDesc sorts a few picks by value, largest first.
+func sortDesc(w []slotPick) {
+	for i := 1; i < len(w); i++ {
+		for j := i; j > 0 && w[j].val > w[j-1].val; j-- {
+			w[j], w[j-1] = w[j-1], w[j]
+		}
+	}
+}
+
 // slotPick is a slot's best candidate for a group and its term.
 type slotPick struct {
 	val  float64
@@ -263,17 +284,24 @@ type slotPick struct {
 // only while tuning) receive the chosen groups' use.
 type groupScratch struct {
 	dp, next  []float64
-	w         []slotPick
+	discount  []float64 // [x]: 1/(1+xρ)
+	terms, w  []slotPick
 	pick      []int          // per model and slots so far: the group size taken
 	choice    [][][]slotPick // per model, per group size − 1: its slots
 	used      []int          // per open slot: groups taking it
+	picks     []slotPick     // the chosen groups' slots (by slot, not index) and candidates
 	mem, time []float64      // per host
 }
 
 func newGroupScratch(in *instance) *groupScratch {
 	n := in.nr
+	discount := make([]float64, 2*n+1)
+	for x := range discount {
+		discount[x] = 1 / (1 + float64(x)*in.rho)
+	}
 	return &groupScratch{
-		dp: make([]float64, n+1), next: make([]float64, n+1), w: make([]slotPick, 0, n),
+		dp: make([]float64, n+1), next: make([]float64, n+1), discount: discount,
+		terms: make([]slotPick, n*n), w: make([]slotPick, 0, n),
 		pick: make([]int, len(in.models)*(n+1)), choice: make([][][]slotPick, len(in.models)),
 	}
 }
@@ -286,6 +314,7 @@ func (g *groupScratch) trace(s *state, open []int, p prices) {
 	clear(g.used)
 	clear(g.mem)
 	clear(g.time)
+	g.picks = g.picks[:0]
 	j := n
 	for m := len(in.models) - 1; m >= 0 && j > 0; m-- {
 		a := g.pick[m*(n+1)+j]
@@ -293,6 +322,7 @@ func (g *groupScratch) trace(s *state, open []int, p prices) {
 			continue
 		}
 		for _, x := range g.choice[m][a-1] {
+			g.picks = append(g.picks, slotPick{x.val, open[x.i], x.c})
 			g.used[x.i]++
 			h := in.host[x.c]
 			if s.use[x.c] == 0 {
@@ -320,7 +350,7 @@ type search struct {
 	pos        []int  // per depth: index into allowed of the choice
 	assign     []int  // per slot
 	terms      [][]float64
-	p          prices
+	p          prices // tuned at the root
 	best       float64
 	bestAssign []int
 	found      bool
@@ -437,6 +467,7 @@ func (s *search) tune() prices {
 	best, bestVal, step := p.clone(), math.Inf(1), 1.0
 	for it := range tuneIters {
 		val := st.groupBound(s.order, p, g)
+		s.repair(g.picks)
 		if val < bestVal-eps {
 			bestVal, best = val, p.clone()
 		} else if it%4 == 3 {
@@ -468,6 +499,49 @@ func (s *search) tune() prices {
 		}
 	}
 	return best
+}
+
+// repair turns the groups groupBound chose into a binding, a Lagrangian
+// heuristic: each slot takes its candidate from the best group that chose
+// it and still fits, slots no group took the candidate adding most, then
+// local search; a binding better than the incumbent replaces it.
+func (s *search) repair(picks []slotPick) {
+	in := s.in
+	st := newState(in, s.st.caps)
+	assign := make([]int, in.nr)
+	for r := range assign {
+		assign[r] = -1
+	}
+	slices.SortFunc(picks, func(a, b slotPick) int { return cmp.Compare(b.val, a.val) })
+	for _, x := range picks {
+		if assign[x.i] < 0 && st.fits(x.c) {
+			st.add(x.i, x.c)
+			assign[x.i] = x.c
+		}
+	}
+	for _, r := range s.order {
+		if assign[r] >= 0 {
+			continue
+		}
+		best, gain := -1, math.Inf(-1)
+		for _, c := range in.allowed[r] {
+			if st.fits(c) {
+				if d := st.delta(r, c); d > gain {
+					best, gain = c, d
+				}
+			}
+		}
+		if best < 0 {
+			return
+		}
+		st.add(r, best)
+		assign[r] = best
+	}
+	in.improve(assign, st.caps)
+	if obj := in.evaluate(assign, st.caps).obj; obj > s.best+eps {
+		s.best = obj
+		copy(s.bestAssign, assign)
+	}
 }
 
 // limitScale is 1/limit for a limited resource, 0 for an unlimited one.

@@ -680,9 +680,6 @@ func benchSolve(b *testing.B, gen func(*rand.Rand) *Problem) {
 	b.ReportMetric(100*float64(exact)/float64(n), "%exact")
 }
 
-
-
-
 // Typical sizes: 3, 5 and 8 agents over 30 candidates.
 func BenchmarkSolve3x30x3(b *testing.B) {
 	benchSolve(b, func(rng *rand.Rand) *Problem { return realisticProblem(rng, 3, 10, 0.05, 0.03) })

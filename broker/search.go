@@ -267,6 +267,10 @@ func (s *state) groupBound(open []int, p prices, g *groupScratch) float64 {
 
 // sortDesc sorts a few picks by value, largest first.
 func sortDesc(w []slotPick) {
+	if len(w) > 12 {
+		slices.SortStableFunc(w, func(a, b slotPick) int { return cmp.Compare(b.val, a.val) })
+		return
+	}
 	for i := 1; i < len(w); i++ {
 		for j := i; j > 0 && w[j].val > w[j-1].val; j-- {
 			w[j], w[j-1] = w[j-1], w[j]
@@ -350,6 +354,7 @@ type search struct {
 	pos        []int  // per depth: index into allowed of the choice
 	assign     []int  // per slot
 	terms      [][]float64
+	kids       [][]slotPick // per depth: the children to try
 	p          prices // tuned at the root
 	best       float64
 	bestAssign []int
@@ -369,6 +374,7 @@ func newSearch(in *instance, c caps, p prices) *search {
 		terms: make([][]float64, in.nr), best: math.Inf(-1), maxNodes: in.maxNodes,
 		scratch: newGroupScratch(in),
 	}
+	s.kids = make([][]slotPick, in.nr)
 	for d := range s.terms {
 		s.terms[d] = make([]float64, in.nr-d)
 	}
@@ -418,7 +424,7 @@ func (s *search) dfs(d int, obj float64) {
 		terms[e] = t
 		total += t
 	}
-	if s.found && (obj+total <= s.best+eps || obj+st.groupBound(s.order[d:], s.p, s.scratch) <= s.best+eps) {
+	if s.found && (obj+total <= s.best+tol || obj+st.groupBound(s.order[d:], s.p, s.scratch) <= s.best+tol) {
 		return
 	}
 	// rest bounds everything but this slot; with this slot on c the
@@ -430,19 +436,27 @@ func (s *search) dfs(d int, obj float64) {
 	if s.same[d] {
 		first = s.pos[d-1] // interchangeable slots take candidates in order
 	}
+	// Children best bound first, so good bindings come early.
+	kids := s.kids[d][:0]
 	for i := first; i < len(list); i++ {
 		c := list[i]
-		if s.found && obj+rest+in.top(r, c) <= s.best+eps {
+		if s.found && obj+rest+in.top(r, c) <= s.best+tol {
+			break // sorted by top, which bounds the term
+		}
+		if st.fits(c) {
+			kids = append(kids, slotPick{st.term(r, c, s.p, open), i, c})
+		}
+	}
+	sortDesc(kids)
+	for _, k := range kids {
+		if s.found && obj+rest+k.val <= s.best+tol {
 			break
 		}
-		if !st.fits(c) || s.found && obj+rest+st.term(r, c, s.p, open) <= s.best+eps {
-			continue
-		}
-		dl := st.delta(r, c)
-		st.add(r, c)
-		s.assign[r], s.pos[d] = c, i
+		dl := st.delta(r, k.c)
+		st.add(r, k.c)
+		s.assign[r], s.pos[d] = k.c, k.i
 		s.dfs(d+1, obj+dl)
-		st.remove(r, c)
+		st.remove(r, k.c)
 		if s.aborted {
 			return
 		}
@@ -486,7 +500,7 @@ func (s *search) tune() prices {
 			gTime[h] = (float64(st.caps.usec) - g.time[h]) * timeScale[h]
 			norm += gMem[h]*gMem[h] + gTime[h]*gTime[h]
 		}
-		if val <= s.best+eps || norm == 0 {
+		if val <= s.best+tol || norm == 0 {
 			break
 		}
 		t := step * (val - s.best) / norm
@@ -502,9 +516,9 @@ func (s *search) tune() prices {
 }
 
 // repair turns the groups groupBound chose into a binding, a Lagrangian
-// heuristic: each slot takes its candidate from the best group that chose
-// it and still fits, slots no group took the candidate adding most, then
-// local search; a binding better than the incumbent replaces it.
+// heuristic: each group's candidate goes to the slots it chose, or if a
+// better group took one, to the free slot that values it most, while it
+// fits; slots left over take the candidate adding most; then local search; a binding better than the incumbent replaces it.
 func (s *search) repair(picks []slotPick) {
 	in := s.in
 	st := newState(in, s.st.caps)
@@ -514,9 +528,18 @@ func (s *search) repair(picks []slotPick) {
 	}
 	slices.SortFunc(picks, func(a, b slotPick) int { return cmp.Compare(b.val, a.val) })
 	for _, x := range picks {
-		if assign[x.i] < 0 && st.fits(x.c) {
-			st.add(x.i, x.c)
-			assign[x.i] = x.c
+		r := x.i
+		if assign[r] >= 0 { // taken by a better group: another free slot, the best for x.c
+			r = -1
+			for r2, c := range assign {
+				if c < 0 && in.isAllow[r2][x.c] && (r < 0 || in.top(r2, x.c) > in.top(r, x.c)) {
+					r = r2
+				}
+			}
+		}
+		if r >= 0 && st.fits(x.c) {
+			st.add(r, x.c)
+			assign[r] = x.c
 		}
 	}
 	for _, r := range s.order {

@@ -119,6 +119,12 @@ func Solve(p *Problem) (*Solution, error) {
 // eps absorbs floating-point drift when comparing objectives.
 const eps = 1e-9
 
+// tol is how close to the optimum the search proves its binding: a branch
+// whose bound is within tol of the incumbent is not explored. The bounds
+// are sums of many terms, so at a tie they can exceed the optimum by
+// rounding alone, and chasing that costs the search its speed.
+const tol = 1e-7
+
 // instance is a Problem compiled to indices.
 type instance struct {
 	p        *Problem

@@ -338,6 +338,45 @@ func (g *groupScratch) trace(s *state, open []int, p prices) {
 	}
 }
 
+// least is the least the open slots still need of the round's tokens and
+// of round time (all hosts together), each on its leanest candidate that
+// fits; false when a slot has none.
+func (s *state) least(open []int) (toks, usec int64, ok bool) {
+	in := s.in
+	for _, r := range open {
+		minTok, minUsec := int64(math.MaxInt64), int64(math.MaxInt64)
+		for _, c := range in.allowed[r] {
+			if s.fits(c) {
+				minTok, minUsec = min(minTok, in.toks[c]), min(minUsec, in.usec[c])
+			}
+		}
+		if minTok == math.MaxInt64 {
+			return 0, 0, false
+		}
+		toks += minTok
+		usec += minUsec
+	}
+	return toks, usec, true
+}
+
+// feasible is a quick test that the open slots can still all be bound:
+// each has a candidate that fits, and together they fit the tokens and
+// the round time left.
+func (s *state) feasible(open []int) bool {
+	toks, usec, ok := s.least(open)
+	if !ok || s.caps.toks != math.MaxInt64 && toks > s.caps.toks-s.toks {
+		return false
+	}
+	if s.caps.usec != math.MaxInt64 {
+		var free int64
+		for _, u := range s.usec {
+			free += s.caps.usec - u
+		}
+		return usec <= free
+	}
+	return true
+}
+
 // bound is the plain per-slot bound on what slot r can still add, and
 // false when no candidate of r fits.
 func (s *state) bound(r int) (float64, bool) {
@@ -414,6 +453,9 @@ func (s *search) dfs(d int, obj float64) {
 		return
 	}
 	open := in.nr - d
+	if !st.feasible(s.order[d:]) {
+		return
+	}
 	terms := s.terms[d]
 	total := st.slack(s.p)
 	for e, r := range s.order[d:] {

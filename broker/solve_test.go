@@ -237,7 +237,7 @@ func TestSolveMatchesBruteForce(t *testing.T) {
 			if !errors.As(err, &ie) || !errors.Is(err, ErrInfeasible) {
 				t.Fatalf("#%d: infeasible, got %v (solution %+v)", i, err, sol)
 			}
-			checkMinMemory(t, i, p, ie)
+			checkMinMemory(t, i, p, ie, bruteForce)
 			stats["infeasible"]++
 		default:
 			if err != nil {
@@ -268,7 +268,7 @@ func TestSolveMatchesBruteForce(t *testing.T) {
 // checkMinMemory verifies a memory need by brute force: raising every
 // host to it (time and tokens unlimited, as the need is computed) admits a
 // binding, and one byte less does not.
-func checkMinMemory(t *testing.T, i int, p *Problem, ie *InfeasibleError) {
+func checkMinMemory(t *testing.T, i int, p *Problem, ie *InfeasibleError, bruteForce func(*Problem) (float64, bool)) {
 	t.Helper()
 	need := ie.MinMemory()
 	if need == 0 {

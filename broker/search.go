@@ -394,7 +394,7 @@ type search struct {
 	assign     []int  // per slot
 	terms      [][]float64
 	kids       [][]slotPick // per depth: the children to try
-	p          prices // tuned at the root
+	p          prices       // tuned at the root
 	best       float64
 	bestAssign []int
 	found      bool

@@ -377,13 +377,6 @@ func (s *state) feasible(open []int) bool {
 	return true
 }
 
-// bound is the plain per-slot bound on what slot r can still add, and
-// false when no candidate of r fits.
-func (s *state) bound(r int) (float64, bool) {
-	t, _, ok := s.slotTerm(r, s.in.zeroPrices(), 1)
-	return t, ok
-}
-
 // search is the exact branch and bound over slots.
 type search struct {
 	in         *instance
@@ -658,13 +651,7 @@ func (in *instance) greedy(order []int, c caps, score func(st *state, r, cand in
 				continue
 			}
 			st.add(r, cand)
-			live := true
-			for _, r2 := range order[d+1:] {
-				if _, ok := st.bound(r2); !ok {
-					live = false
-					break
-				}
-			}
+			live := st.feasible(order[d+1:])
 			st.remove(r, cand)
 			if live {
 				best, bestScore = cand, sc
@@ -679,25 +666,21 @@ func (in *instance) greedy(order []int, c caps, score func(st *state, r, cand in
 	return assign, true
 }
 
-// improve applies improving single-slot moves, pairwise swaps and
-// whole-candidate replacements until none is left (or a pass limit is
-// reached). assign must fit c.
+// improve rebinds single slots, each to its best candidate given the
+// rest, until none moves (or a pass limit is reached). assign must fit c.
 func (in *instance) improve(assign []int, c caps) {
 	st := newState(in, c)
 	for r, cand := range assign {
 		st.add(r, cand)
 	}
 	for range 100 {
-		better := in.move(st, assign)
-		better = in.swap2(st, assign) || better
-		better = in.replace(st, assign) || better
-		if !better {
+		if !in.move(st, assign) {
 			return
 		}
 	}
 }
 
-// move rebinds single slots to their best candidate given the rest.
+// move makes one pass of improve and says whether any slot moved.
 func (in *instance) move(st *state, assign []int) bool {
 	better := false
 	for r, old := range assign {
@@ -715,87 +698,4 @@ func (in *instance) move(st *state, assign []int) bool {
 		better = better || best != old
 	}
 	return better
-}
-
-// swap2 exchanges the candidates of two slots where that improves.
-func (in *instance) swap2(st *state, assign []int) bool {
-	better := false
-	for a := range assign {
-		for b := a + 1; b < len(assign); b++ {
-			ca, cb := assign[a], assign[b]
-			if ca == cb || !in.isAllow[a][cb] || !in.isAllow[b][ca] {
-				continue
-			}
-			st.remove(a, ca)
-			st.remove(b, cb)
-			was := st.delta(a, ca)
-			st.add(a, ca)
-			was += st.delta(b, cb)
-			st.remove(a, ca)
-			if st.fits(cb) {
-				now := st.delta(a, cb)
-				st.add(a, cb)
-				if st.fits(ca) && now+st.delta(b, ca) > was+eps {
-					st.add(b, ca)
-					assign[a], assign[b] = cb, ca
-					better = true
-					continue
-				}
-				st.remove(a, cb)
-			}
-			st.add(a, ca)
-			st.add(b, cb)
-		}
-	}
-	return better
-}
-
-// replace tries moving every slot on one candidate to another candidate
-// at once (swapping a loaded model for another, which single moves cannot
-// do when memory is tight) and applies the first that improves.
-func (in *instance) replace(st *state, assign []int) bool {
-	var slots []int
-	for from := range in.nc {
-		if st.use[from] == 0 {
-			continue
-		}
-		slots = slots[:0]
-		for r, cand := range assign {
-			if cand == from {
-				slots = append(slots, r)
-			}
-		}
-		was := 0.0
-		for i := len(slots) - 1; i >= 0; i-- {
-			st.remove(slots[i], from)
-			was += st.delta(slots[i], from)
-		}
-		for to := range in.nc {
-			if to == from {
-				continue
-			}
-			now, n := 0.0, 0
-			for _, r := range slots {
-				if !in.isAllow[r][to] || !st.fits(to) {
-					break
-				}
-				now += st.delta(r, to)
-				st.add(r, to)
-				n++
-			}
-			if n == len(slots) && now > was+eps {
-				for _, r := range slots {
-					assign[r] = to
-				}
-				return true
-			}
-			for _, r := range slots[:n] {
-				st.remove(r, to)
-			}
-		}
-		for _, r := range slots {
-			st.add(r, from)
-		}
-	}
-	return false
 }

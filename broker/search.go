@@ -148,23 +148,20 @@ func (s *state) term(r, c int, p prices, open int) float64 {
 	return t - p.time[h]*float64(in.usec[c])
 }
 
-// slotTerm is the best term of slot r over the candidates that fit, the
-// candidate it came from, and false when none fits.
-func (s *state) slotTerm(r int, p prices, open int) (float64, int, bool) {
+// slotTerm is the best term of slot r over the candidates that fit, and
+// false when none fits.
+func (s *state) slotTerm(r int, p prices, open int) (float64, bool) {
 	in := s.in
-	best, arg := math.Inf(-1), -1
+	best, ok := math.Inf(-1), false
 	for _, c := range in.allowed[r] {
-		if arg >= 0 && in.top(r, c) <= best {
+		if ok && in.top(r, c) <= best {
 			break // sorted by top, which no term exceeds
 		}
-		if !s.fits(c) {
-			continue
-		}
-		if t := s.term(r, c, p, open); arg < 0 || t > best {
-			best, arg = t, c
+		if s.fits(c) {
+			best, ok = max(best, s.term(r, c, p, open)), true
 		}
 	}
-	return best, arg, arg >= 0
+	return best, ok
 }
 
 // groupBound is a second bound on what the open slots can add, net of
@@ -422,11 +419,7 @@ func (in *instance) search(c caps) *search {
 		copy(s.bestAssign, assign)
 		s.p = s.tune()
 	}
-	s.rootBound = s.st.slack(s.p)
-	for _, r := range s.order {
-		t, _, _ := s.st.slotTerm(r, s.p, in.nr)
-		s.rootBound += t
-	}
+	s.rootBound = s.st.groupBound(s.order, s.p, s.scratch)
 	s.dfs(0, 0)
 	return s
 }
@@ -452,7 +445,7 @@ func (s *search) dfs(d int, obj float64) {
 	terms := s.terms[d]
 	total := st.slack(s.p)
 	for e, r := range s.order[d:] {
-		t, _, ok := st.slotTerm(r, s.p, open)
+		t, ok := st.slotTerm(r, s.p, open)
 		if !ok {
 			return
 		}

@@ -693,11 +693,12 @@ func BenchmarkSolve8x30x3(b *testing.B) {
 	benchSolve(b, func(rng *rand.Rand) *Problem { return realisticProblem(rng, 8, 10, 0.05, 0.03) })
 }
 
-// TestBoundsAreUpperBounds checks the bound the search prunes with
-// against brute force: for random instances, random prices (the bound
-// must hold for any non-negative prices) and random partial bindings, no
-// completion may gain more than the bound says, overall or with the next
-// slot on any one candidate.
+// TestBoundsAreUpperBounds checks the bounds the search prunes with
+// against brute force: for random instances, random prices (the bounds
+// must hold for any non-negative memory and time prices and any slot
+// prices) and random partial bindings, no completion may gain more than
+// the per-slot or the group bound says, nor, with the next slot on one
+// candidate, more than the per-slot bound for that child.
 func TestBoundsAreUpperBounds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	checked := 0
@@ -716,6 +717,9 @@ func TestBoundsAreUpperBounds(t *testing.T) {
 			if full.usec != math.MaxInt64 && rng.IntN(4) > 0 {
 				s.p.time[h] = rng.Float64() * 0.5 / float64(full.usec)
 			}
+		}
+		for r := range s.p.slot {
+			s.p.slot[r] = rng.Float64()*1.2 - 0.2
 		}
 		// A random feasible prefix of the slot order.
 		st, order := s.st, s.order
@@ -771,7 +775,7 @@ func TestBoundsAreUpperBounds(t *testing.T) {
 		checked++
 		total, rest := st.slack(s.p), 0.0
 		for e, r := range open {
-			term, _, _ := st.slotTerm(r, s.p, len(open))
+			term, _ := st.slotTerm(r, s.p, len(open))
 			total += term
 			if e > 0 {
 				rest += term
@@ -779,7 +783,10 @@ func TestBoundsAreUpperBounds(t *testing.T) {
 		}
 		rest += st.slack(s.p)
 		if total < best-1e-9 {
-			t.Fatalf("#%d depth %d: bound %.6f below the best completion %.6f", i, depth, total, best)
+			t.Fatalf("#%d depth %d: per-slot bound %.6f below the best completion %.6f", i, depth, total, best)
+		}
+		if group := st.groupBound(open, s.p, s.scratch); group < best-1e-9 {
+			t.Fatalf("#%d depth %d: group bound %.6f below the best completion %.6f", i, depth, group, best)
 		}
 		for c, gain := range bestWith {
 			if b := rest + st.term(open[0], c, s.p, len(open)); b < gain-1e-9 {

@@ -239,7 +239,7 @@ func (in *instance) minimize(c caps, kind int, base caps) (best int64, found, ap
 	}
 	// lowest bounds the measure of any completion from below.
 	lowest := func(d int) int64 {
-		toks, usec, _ := st.least(order[d:])
+		toks, usec := st.least(order[d:])
 		switch kind {
 		case kindTime:
 			var sum int64

@@ -182,6 +182,9 @@ func (s *state) groupBound(open []int, p prices, g *groupScratch) float64 {
 		dp[j] = math.Inf(-1)
 	}
 	dp[0] = 0
+	for c := range g.fits {
+		g.fits[c] = s.fits(c)
+	}
 	for m, cands := range in.byModel {
 		k := s.cnt[m]
 		most := n
@@ -202,7 +205,7 @@ func (s *state) groupBound(open []int, p prices, g *groupScratch) float64 {
 		}
 		for i, r := range open {
 			for _, c := range cands {
-				if !in.isAllow[r][c] || !s.fits(c) {
+				if !g.fits[c] || !in.isAllow[r][c] {
 					continue
 				}
 				h := in.host[c]
@@ -287,6 +290,7 @@ type groupScratch struct {
 	dp, next  []float64
 	discount  []float64 // [x]: 1/(1+xρ)
 	terms, w  []slotPick
+	fits      []bool // per candidate: fits now
 	pick      []int          // per model and slots so far: the group size taken
 	choice    [][][]slotPick // per model, per group size − 1: its slots
 	used      []int          // per open slot: groups taking it
@@ -302,7 +306,7 @@ func newGroupScratch(in *instance) *groupScratch {
 	}
 	return &groupScratch{
 		dp: make([]float64, n+1), next: make([]float64, n+1), discount: discount,
-		terms: make([]slotPick, n*n), w: make([]slotPick, 0, n),
+		terms: make([]slotPick, n*n), w: make([]slotPick, 0, n), fits: make([]bool, in.nc),
 		pick: make([]int, len(in.models)*(n+1)), choice: make([][][]slotPick, len(in.models)),
 	}
 }
@@ -336,32 +340,26 @@ func (g *groupScratch) trace(s *state, open []int, p prices) {
 }
 
 // least is the least the open slots still need of the round's tokens and
-// of round time (all hosts together), each on its leanest candidate that
-// fits; false when a slot has none.
-func (s *state) least(open []int) (toks, usec int64, ok bool) {
-	in := s.in
+// of round time (all hosts together), each on its leanest candidate.
+func (s *state) least(open []int) (toks, usec int64) {
 	for _, r := range open {
-		minTok, minUsec := int64(math.MaxInt64), int64(math.MaxInt64)
-		for _, c := range in.allowed[r] {
-			if s.fits(c) {
-				minTok, minUsec = min(minTok, in.toks[c]), min(minUsec, in.usec[c])
-			}
-		}
-		if minTok == math.MaxInt64 {
-			return 0, 0, false
-		}
-		toks += minTok
-		usec += minUsec
+		toks += s.in.minToks[r]
+		usec += s.in.minUsec[r]
 	}
-	return toks, usec, true
+	return toks, usec
 }
 
 // feasible is a quick test that the open slots can still all be bound:
 // each has a candidate that fits, and together they fit the tokens and
 // the round time left.
 func (s *state) feasible(open []int) bool {
-	toks, usec, ok := s.least(open)
-	if !ok || s.caps.toks != math.MaxInt64 && toks > s.caps.toks-s.toks {
+	for _, r := range open {
+		if !slices.ContainsFunc(s.in.allowed[r], s.fits) {
+			return false
+		}
+	}
+	toks, usec := s.least(open)
+	if s.caps.toks != math.MaxInt64 && toks > s.caps.toks-s.toks {
 		return false
 	}
 	if s.caps.usec != math.MaxInt64 {
@@ -452,7 +450,7 @@ func (s *search) dfs(d int, obj float64) {
 		terms[e] = t
 		total += t
 	}
-	if s.found && (obj+total <= s.best+tol || obj+st.groupBound(s.order[d:], s.p, s.scratch) <= s.best+tol) {
+	if s.found && (obj+total <= s.best+tol || open > 1 && obj+st.groupBound(s.order[d:], s.p, s.scratch) <= s.best+tol) {
 		return
 	}
 	// rest bounds everything but this slot; with this slot on c the

@@ -132,6 +132,8 @@ type instance struct {
 	value    [][]float64 // [slot][candidate]: quality × (1 − failure rate)
 	quality  [][]float64
 	bonus    []int    // per slot: the candidate keeping its binding, or -1
+	minToks  []int64  // per slot: the fewest round tokens of its candidates
+	minUsec  []int64  // per slot: the least round time of its candidates
 	allowed  [][]int  // per slot: candidates, best value first
 	isAllow  [][]bool // [slot][candidate]
 	host     []int    // per candidate
@@ -256,11 +258,22 @@ func compile(p *Problem) (*instance, error) {
 		if len(in.allowed[r]) == 0 {
 			return nil, &PinError{Slot: slot, Hosts: in.hosts}
 		}
+		in.minToks = append(in.minToks, slices.Min(pick(in.toks, in.allowed[r])))
+		in.minUsec = append(in.minUsec, slices.Min(pick(in.usec, in.allowed[r])))
 		slices.SortStableFunc(in.allowed[r], func(a, b int) int {
 			return cmp.Compare(in.top(r, b), in.top(r, a))
 		})
 	}
 	return in, nil
+}
+
+// pick is xs at the indices.
+func pick[T any](xs []T, indices []int) []T {
+	out := make([]T, len(indices))
+	for i, j := range indices {
+		out[i] = xs[j]
+	}
+	return out
 }
 
 // checkSize refuses problems beyond MaxRoles, MaxModels or MaxHosts,

@@ -290,7 +290,7 @@ type groupScratch struct {
 	dp, next  []float64
 	discount  []float64 // [x]: 1/(1+xρ)
 	terms, w  []slotPick
-	fits      []bool // per candidate: fits now
+	fits      []bool         // per candidate: fits now
 	pick      []int          // per model and slots so far: the group size taken
 	choice    [][][]slotPick // per model, per group size − 1: its slots
 	used      []int          // per open slot: groups taking it

@@ -192,7 +192,6 @@ func (s *state) groupBound(open []int, p prices, g *groupScratch) float64 {
 			most = min(most, in.maxPer-k)
 		}
 		if g.used != nil {
-			g.choice[m] = g.choice[m][:0]
 			clear(g.pick[m*(n+1) : (m+1)*(n+1)])
 		}
 		if most <= 0 {
@@ -242,7 +241,7 @@ func (s *state) groupBound(open []int, p prices, g *groupScratch) float64 {
 				val += x.val
 			}
 			if g.used != nil {
-				g.choice[m] = append(g.choice[m], slices.Clone(w[:a]))
+				copy(g.choice[(m*n+a-1)*n:], w[:a])
 			}
 			for j := n; j >= a; j-- {
 				if v := dp[j-a] + val; v > next[j] {
@@ -292,7 +291,7 @@ type groupScratch struct {
 	terms, w  []slotPick
 	fits      []bool         // per candidate: fits now
 	pick      []int          // per model and slots so far: the group size taken
-	choice    [][][]slotPick // per model, per group size − 1: its slots
+	choice    []slotPick     // per model, group size − 1 and member: the slots of each group
 	used      []int          // per open slot: groups taking it
 	picks     []slotPick     // the chosen groups' slots (by slot, not index) and candidates
 	mem, time []float64      // per host
@@ -307,7 +306,7 @@ func newGroupScratch(in *instance) *groupScratch {
 	return &groupScratch{
 		dp: make([]float64, n+1), next: make([]float64, n+1), discount: discount,
 		terms: make([]slotPick, n*n), w: make([]slotPick, 0, n), fits: make([]bool, in.nc),
-		pick: make([]int, len(in.models)*(n+1)), choice: make([][][]slotPick, len(in.models)),
+		pick: make([]int, len(in.models)*(n+1)), choice: make([]slotPick, len(in.models)*n*n),
 	}
 }
 
@@ -326,7 +325,7 @@ func (g *groupScratch) trace(s *state, open []int, p prices) {
 		if a == 0 {
 			continue
 		}
-		for _, x := range g.choice[m][a-1] {
+		for _, x := range g.choice[(m*n+a-1)*n:][:a] {
 			g.picks = append(g.picks, slotPick{x.val, open[x.i], x.c})
 			g.used[x.i]++
 			h := in.host[x.c]

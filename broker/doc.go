@@ -75,18 +75,19 @@
 // incumbent at or near the optimum. A branch within 1e-7 of the incumbent
 // is not explored, so ties are not chased through rounding.
 //
-// The search stops at Problem.MaxNodes nodes (DefaultMaxNodes); then the
-// best binding found is returned with Exact false and Bound, proven at the
-// root, saying how far from optimal it can be. Random instances at the
-// full size with a tight round-time budget are the hard ones: on 300 drawn
-// to be hard, one hit the limit (the solver this one replaced missed ten
-// of them at its limit).
+// The search stops at Problem.MaxNodes nodes (DefaultMaxNodes; a node
+// takes 5–20 µs); then the best binding found is returned with Exact
+// false and Bound, proven at the root, saying how far from optimal it can
+// be. The hard instances are at the full size with a tight round-time
+// budget (two agents a host): of 255 feasible random instances drawn to
+// be hard, one hit the limit and two took 10 s (the solver this one
+// replaced missed ten of them at its limit of 100 000 nodes).
 //
-// Measured (AMD EPYC, 2 cores shared with other jobs, go test -bench):
-// 8 agents over 50 models on each of 4 hosts, 60–100 ms with or without a
-// round-time budget; 5 agents over 20 models on 2 hosts, 2–3 ms; 3, 5 and
-// 8 agents over 30 candidates on 3 hosts, 0.4–1, 1.5–4 and 30–65 ms. See
-// BenchmarkSolve*.
+// Measured (AMD EPYC, 2 cores shared with other jobs, load 3–4,
+// go test -bench): 8 agents over 50 models on each of 4 hosts, 60–75 ms
+// with or without a round-time budget (about 1 000 nodes); 5 agents over
+// 20 models on 2 hosts, 2–3 ms; 3, 5 and 8 agents over 30 candidates on 3
+// hosts, 0.5–0.8, 2–3 and 30 ms. See BenchmarkSolve*.
 //
 // # Infeasible budgets
 //

@@ -22,8 +22,8 @@ type Solution struct {
 	// RoundTokens is the expected output tokens of a round, all agents.
 	RoundTokens int
 	Models      int // distinct model names bound
-	// Exact says the binding is proven optimal; otherwise it came from the
-	// fallback, as Method says.
+	// Exact says the binding is proven optimal (to within 1e-7);
+	// otherwise the search stopped at Problem.MaxNodes, as Method says.
 	Exact  bool
 	Method string
 	// Bound is a proven upper bound on the best objective: equal to

@@ -289,12 +289,12 @@ type groupScratch struct {
 	dp, next  []float64
 	discount  []float64 // [x]: 1/(1+xρ)
 	terms, w  []slotPick
-	fits      []bool         // per candidate: fits now
-	pick      []int          // per model and slots so far: the group size taken
-	choice    []slotPick     // per model, group size − 1 and member: the slots of each group
-	used      []int          // per open slot: groups taking it
-	picks     []slotPick     // the chosen groups' slots (by slot, not index) and candidates
-	mem, time []float64      // per host
+	fits      []bool     // per candidate: fits now
+	pick      []int      // per model and slots so far: the group size taken
+	choice    []slotPick // per model, group size − 1 and member: the slots of each group
+	used      []int      // per open slot: groups taking it
+	picks     []slotPick // the chosen groups' slots (by slot, not index) and candidates
+	mem, time []float64  // per host
 }
 
 func newGroupScratch(in *instance) *groupScratch {

@@ -89,9 +89,9 @@ func (s *state) remove(r, c int) {
 	s.toks -= in.toks[c]
 }
 
-// prices are the Lagrange multipliers of the bound, per host: value per
-// byte of memory and per microsecond of round time. Zero prices give the
-// plain per-slot bound; any non-negative prices give a valid one.
+// prices are the Lagrange multipliers of the bounds: per host, value per
+// byte of memory and per microsecond of round time (any non-negative
+// prices give valid bounds), and per slot, groupBound's μ (any sign).
 type prices struct {
 	mem, time []float64 // per host
 	slot      []float64 // per slot: μ of groupBound
@@ -122,11 +122,11 @@ func (s *state) slack(p prices) float64 {
 
 // term bounds what slot r can add by taking candidate c while open slots
 // are still unbound, net of the prices of what it uses. The diversity
-// discount is at least the one of the copies already bound; a model not
-// yet loaded costs its memory once, shared by the n open slots that take
-// it, and those n are then n copies; so the slot gets at most the best
-// over n of v/(1+(k+n−1)ρ) − price·memory/n. Stickiness adds; swap costs
-// are left out, which only loosens the bound.
+// discount is at least the one of the copies already bound; a candidate
+// not yet loaded costs its swap and priced memory once, shared by the n
+// open slots that take it, and those n are then n copies; so the slot
+// gets at most the best over n of v/(1+(k+n−1)ρ) − cost/n. Stickiness
+// adds; round time costs its price.
 func (s *state) term(r, c int, p prices, open int) float64 {
 	in := s.in
 	h, m := in.host[c], in.model[c]

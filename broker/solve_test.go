@@ -297,8 +297,9 @@ func checkMinMemory(t *testing.T, i int, p *Problem, ie *InfeasibleError, bruteF
 	}
 }
 
-// TestSearchMatchesEvaluate checks the incremental bookkeeping of the
-// search against evaluating from scratch, via the heuristic's moves.
+// TestHeuristicIsFeasible checks the greedy start and local search (the
+// search's incremental bookkeeping) against brute force and the
+// independent check: what they return fits and is no better than optimal.
 func TestHeuristicIsFeasible(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 1000 {

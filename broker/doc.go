@@ -54,61 +54,40 @@
 //
 // # Solving
 //
-// First, when no round-time budget applies (modeldp.go): a search over
-// models rather than slots. Interchangeable slots (same values, pins and
-// current binding) form classes, so a partial team is a count per class
-// plus the memory it uses per host. For a fixed number k of agents on a
-// model the diversity discount 1/(1+(k−1)ρ) is a common factor, so "model
-// m on these hosts taking a[c] slots of each class" has an exact linear
-// value. Partial teams dominated by another with the same counts (no more
-// value, no less memory on any host) are dropped, and two bounds — exact in
-// the class counts with memory priced, and an exact per-host 0/1 memory
-// knapsack with classes priced — prune the rest. The search first looks
-// only above a target just under the root bound and lowers it 1% at a time,
-// since the greedy incumbent is often 10–15% below the optimum. Its binding
-// is re-checked by the same evaluator as every other.
+// Solve takes at most MaxRoles slots (runs have at most 8 agents),
+// MaxModels distinct models and MaxHosts hosts, and refuses more with an
+// error that says what to cut. Within these it is exact (search.go): a
+// depth-first branch and bound over slots, pinned and scarce slots first,
+// interchangeable slots (same values, pins and current binding, as every
+// slot is while qualities sit at their prior) adjacent and filled in
+// candidate order so permutations of one team are not searched twice;
+// each slot's candidates tried best bound first. Two bounds prune, each
+// valid for any prices: a per-slot bound (each open slot's best value at
+// the copies already bound, less what its memory, swap cost and round
+// time would cost at per-host prices, the memory and swap shared by the
+// slots that might share the model) and a group bound that sees diversity
+// among the open slots: a of them on one model are each discounted at
+// least by 1/(1+(k+a−1)ρ), and a knapsack over models with Σ a = the
+// open slots, "each slot in one group" priced by a multiplier per slot,
+// bounds every completion. The prices are tuned once at the root by
+// subgradient steps; every step's groups are also repaired into a binding
+// (a Lagrangian heuristic), which with a greedy start gives the search an
+// incumbent at or near the optimum. A branch within 1e-7 of the incumbent
+// is not explored, so ties are not chased through rounding.
 //
-// Otherwise, or when that search exceeds its label limit: depth-first
-// branch and bound over role slots (pinned and scarcest
-// first), candidates in order of value. A greedy binding improved by local
-// search (single-slot moves, swaps, and moving every slot on one model to
-// another, which swaps a loaded model out) seeds the incumbent; a second
-// greedy guided by the memory and time prices of the relaxation below
-// often improves it. Slots that are interchangeable (same values, pins and
-// current binding, as every slot is while qualities sit at their prior) are
-// filled in non-decreasing candidate order, which removes permutations of
-// the same team. Nodes are pruned by a cascade of upper bounds, cheapest
-// first, each valid on its own:
+// The search stops at Problem.MaxNodes nodes (DefaultMaxNodes; a node
+// takes 5–20 µs); then the best binding found is returned with Exact
+// false and Bound, proven at the root, saying how far from optimal it can
+// be. The hard instances are at the full size with a tight round-time
+// budget (two agents a host): of 255 feasible random instances drawn to
+// be hard, one hit the limit and two took 10 s (the solver this one
+// replaced missed ten of them at its limit of 100 000 nodes).
 //
-//   - per slot: each open slot's best v / (1 + k_m·ρ) + stickiness over
-//     candidates that still fit on their own. Valid because a slot's true
-//     marginal gain can only be smaller: the diversity discount grows with
-//     k, budgets only shrink, swap costs only subtract. Too optimistic when
-//     slots compete for memory or for the same model.
-//   - Lagrangian relaxations (bound.go) in which each candidate takes a
-//     group of slots at its exact group value, "each slot exactly once" is
-//     priced by a multiplier per slot, round time by a price per host, and
-//     memory is kept hard: per host a 0/1 knapsack over the models loaded
-//     fresh (memory rounded down, which keeps it a relaxation), with and
-//     without the count of agents, and pooled over hosts with each model one
-//     group wherever it runs. The multipliers are tuned once at the root by
-//     subgradient steps.
-//
-// Fallback: beyond ExactLimitRoles slots or ExactLimitCandidates
-// candidates Solve returns the greedy + local-search binding; when the exact
-// search exceeds Problem.MaxNodes nodes (DefaultMaxNodes, a fraction of a
-// second to a few seconds) it returns the best binding found. Either way
-// Exact is false and Bound, an upper bound proven at the root, says how far
-// from optimal the binding can be.
-//
-// Measured (AMD EPYC, 2 shared cores, go test -bench): 3, 5 and 8 slots
-// over 30 candidates on 3 hosts solve exactly in 0.2–0.3, 0.4–0.5 and
-// 0.9–1.0 ms; 12 slots in 4–5 ms, always proven optimal (the model
-// search's root gap is 3–5%, and setting up its bounds costs about 1.5
-// ms). With a round-time
-// budget the branch and bound still runs: 12 slots take about 0.1 s, and
-// 12 slots over 90 candidates hit the node limit (Exact false, with a proven
-// Bound). See BenchmarkSolve* for the cases.
+// Measured (AMD EPYC, 2 cores shared with other jobs, load 3–4,
+// go test -bench): 8 agents over 50 models on each of 4 hosts, 60–75 ms
+// with or without a round-time budget (about 1 000 nodes); 5 agents over
+// 20 models on 2 hosts, 2–3 ms; 3, 5 and 8 agents over 30 candidates on 3
+// hosts, 0.5–0.8, 2–3 and 30 ms. See BenchmarkSolve*.
 //
 // # Infeasible budgets
 //

@@ -237,6 +237,21 @@ func (in *instance) minimize(c caps, kind int, base caps) (best int64, found, ap
 		}
 		return m
 	}
+	// lowest bounds the measure of any completion from below.
+	lowest := func(d int) int64 {
+		toks, usec := st.least(order[d:])
+		switch kind {
+		case kindTime:
+			var sum int64
+			for _, u := range st.usec {
+				sum += u
+			}
+			return max(slices.Max(st.usec), (sum+usec)/int64(len(st.usec)))
+		case kindTokens:
+			return st.toks + toks
+		}
+		return measure()
+	}
 	pos := make([]int, in.nr)
 	nodes := 0
 	var rec func(d int) bool // true: stop
@@ -249,10 +264,8 @@ func (in *instance) minimize(c caps, kind int, base caps) (best int64, found, ap
 			best, found = measure(), true
 			return kind == kindFeasible
 		}
-		for _, r := range order[d:] {
-			if _, ok := st.bound(r); !ok {
-				return false
-			}
+		if !st.feasible(order[d:]) || found && lowest(d) >= best {
+			return false
 		}
 		r := order[d]
 		first := 0

@@ -184,13 +184,17 @@ func DefaultWeights() Weights {
 const (
 	DefaultRoundTokens = 2048 // one agent: a proposal and a review at num_predict 1024
 	DefaultQuality     = 0.5
-	DefaultMaxNodes    = 100_000
+	DefaultMaxNodes    = 1_000_000
 )
 
-// Beyond these sizes Solve skips the exact search (see the package comment).
+// The largest problem Solve takes: runs have at most 8 agents, and a home
+// lab a few hosts. Within these the search is exact and fast (see the
+// package comment); beyond them Solve returns an error wrapping ErrTooLarge
+// that says what to cut.
 const (
-	ExactLimitRoles      = 16
-	ExactLimitCandidates = 256
+	MaxRoles  = 8
+	MaxModels = 50 // distinct model names over all hosts
+	MaxHosts  = 4
 )
 
 // Problem is one binding to solve.

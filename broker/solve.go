@@ -22,8 +22,8 @@ type Solution struct {
 	// RoundTokens is the expected output tokens of a round, all agents.
 	RoundTokens int
 	Models      int // distinct model names bound
-	// Exact says the binding is proven optimal; otherwise it came from the
-	// fallback, as Method says.
+	// Exact says the binding is proven optimal (to within 1e-7);
+	// otherwise the search stopped at Problem.MaxNodes, as Method says.
 	Exact  bool
 	Method string
 	// Bound is a proven upper bound on the best objective: equal to
@@ -79,12 +79,14 @@ type HostUse struct {
 var (
 	ErrNoCandidates = errors.New("no models to bind: no Ollama host listed any installed model (pull one with `ollama pull`, or check --host)")
 	ErrBadProblem   = errors.New("invalid broker problem")
+	ErrTooLarge     = errors.New("beyond the size the broker solves")
 )
 
 // Solve finds the binding of greatest objective within the budget (see the
 // package comment). It returns ErrNoCandidates when there is nothing to
 // bind to, a *PinError for a pinned model no host has, an *InfeasibleError
-// naming the smallest sufficient budget when nothing fits, and an error
+// naming the smallest sufficient budget when nothing fits, an error
+// wrapping ErrTooLarge beyond MaxRoles, MaxModels or MaxHosts, and an error
 // wrapping ErrBadProblem for malformed input.
 func Solve(p *Problem) (*Solution, error) {
 	start := time.Now()
@@ -95,128 +97,33 @@ func Solve(p *Problem) (*Solution, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := in.unlimited()
 	full := in.budgetCaps()
-
-	order, same := in.roleOrder()
-	heur, ok := in.heuristic(order, full)
-	if !ok {
-		heur = nil
-	}
-	var (
-		assign []int
-		nodes  int
-		exact  bool
-		method string
-		bound  float64
-	)
-	switch {
-	case in.nr <= ExactLimitRoles && in.nc <= ExactLimitCandidates:
-		s := in.search(full, order, same, heur)
-		nodes = s.nodes
-		if !s.found {
-			if s.aborted {
-				return nil, fmt.Errorf("%w: no binding found within %d search nodes", ErrInfeasible, s.maxNodes)
-			}
-			return nil, in.infeasible(full, all)
-		}
-		assign, exact, bound = s.bestAssign, !s.aborted, s.bound
-		method = "branch and bound"
+	s := in.search(full)
+	if !s.found {
 		if s.aborted {
-			method = fmt.Sprintf("best found, branch and bound stopped at %d nodes", s.maxNodes)
+			return nil, fmt.Errorf("%w: no binding found within %d search nodes", ErrInfeasible, s.maxNodes)
 		}
-	case ok:
-		assign, bound = heur, in.slotBound(full)
-		method = fmt.Sprintf("greedy + local search (%d slots × %d candidates is beyond the exact limit of %d × %d)",
-			in.nr, in.nc, ExactLimitRoles, ExactLimitCandidates)
-	default:
-		return nil, in.infeasible(full, all)
+		return nil, in.infeasible(full, in.unlimited())
 	}
-	sol := in.solution(assign, full)
-	sol.Exact, sol.Method, sol.Nodes = exact, method, nodes
-	sol.Bound = max(bound, sol.Objective)
-	if exact {
-		sol.Bound = sol.Objective
+	sol := in.solution(s.bestAssign, full)
+	sol.Exact, sol.Method, sol.Nodes = !s.aborted, "branch and bound", s.nodes
+	sol.Bound = sol.Objective
+	if s.aborted {
+		sol.Method = fmt.Sprintf("best found, branch and bound stopped at %d nodes", s.maxNodes)
+		sol.Bound = max(s.rootBound, sol.Objective)
 	}
 	sol.Elapsed = time.Since(start)
 	return sol, nil
 }
 
-// search runs the exact branch and bound from the incumbent heur (nil if
-// the heuristic found none); where the model DP applies (modeldp.go) and
-// finishes, it answers instead.
-func (in *instance) search(full caps, order []int, same []bool, heur []int) *search {
-	s := newSearch(in, full, order, same, in.maxNodes)
-	if heur != nil {
-		s.best, s.found = in.evaluate(heur, full).obj, true
-		copy(s.bestAssign, heur)
-		if in.searchDP(s, full) {
-			return s
-		}
-	}
-	s.lag = newLagrange(in, order, full)
-	s.bound = in.slotBound(full)
-	if heur != nil {
-		// Tune a little, let the prices guide a better binding, then tune
-		// on toward it.
-		s.bound = min(s.bound, s.lag.tune(s.st, in.shares(heur, full), s.best, tuneIters/2))
-		if alt, ok := in.priced(order, full, s.lag); ok {
-			if obj := in.evaluate(alt, full).obj; obj > s.best+eps {
-				s.best = obj
-				copy(s.bestAssign, alt)
-			}
-		}
-		if s.bound > s.best+eps {
-			s.bound = min(s.bound, s.lag.tune(s.st, nil, s.best, tuneIters))
-		}
-		if s.bound <= s.best+eps {
-			s.nodes = 1 // the bound at the root proves the incumbent optimal
-			return s
-		}
-	}
-	s.lag.prepare()
-	s.dfs(0, 0)
-	return s
-}
-
-// searchDP runs the model DP from s's incumbent and says whether it
-// settled the problem: then s holds the optimum, proven. A binding it
-// returns must beat the incumbent and fit, or the branch and bound runs.
-func (in *instance) searchDP(s *search, full caps) bool {
-	d := newModelDP(in, full)
-	if d == nil {
-		return false
-	}
-	assign, labels, done := d.solve(s.best, dpLabelsPerNode*in.maxNodes)
-	if !done {
-		return false
-	}
-	if assign != nil {
-		u := in.evaluate(assign, full)
-		if !u.ok() || u.obj <= s.best+eps {
-			return false
-		}
-		s.best = u.obj
-		copy(s.bestAssign, assign)
-	}
-	s.nodes = max(labels, 1)
-	s.bound = s.best
-	return true
-}
-
-// slotBound is the per-slot bound at the root.
-func (in *instance) slotBound(c caps) float64 {
-	st := newState(in, c)
-	ub := 0.0
-	for r := range in.nr {
-		b, _ := st.bound(r)
-		ub += b
-	}
-	return ub
-}
-
 // eps absorbs floating-point drift when comparing objectives.
 const eps = 1e-9
+
+// tol is how close to the optimum the search proves its binding: a branch
+// whose bound is within tol of the incumbent is not explored. The bounds
+// are sums of many terms, so at a tie they can exceed the optimum by
+// rounding alone, and chasing that costs the search its speed.
+const tol = 1e-7
 
 // instance is a Problem compiled to indices.
 type instance struct {
@@ -225,6 +132,8 @@ type instance struct {
 	value    [][]float64 // [slot][candidate]: quality × (1 − failure rate)
 	quality  [][]float64
 	bonus    []int    // per slot: the candidate keeping its binding, or -1
+	minToks  []int64  // per slot: the fewest round tokens of its candidates
+	minUsec  []int64  // per slot: the least round time of its candidates
 	allowed  [][]int  // per slot: candidates, best value first
 	isAllow  [][]bool // [slot][candidate]
 	host     []int    // per candidate
@@ -236,6 +145,7 @@ type instance struct {
 	swap     []float64
 	hosts    []string
 	models   []string
+	byModel  [][]int // per model name: its candidates
 	rho      float64
 	stick    float64
 	maxPer   int
@@ -284,7 +194,9 @@ func compile(p *Problem) (*instance, error) {
 			m = len(in.models)
 			modelID[canonical(c.Model)] = m
 			in.models = append(in.models, c.Model)
+			in.byModel = append(in.byModel, nil)
 		}
+		in.byModel[m] = append(in.byModel[m], len(in.host))
 		tok := c.RoundTokens
 		if tok <= 0 {
 			tok = max(p.RoundTokens, 0)
@@ -307,6 +219,9 @@ func compile(p *Problem) (*instance, error) {
 		in.swap = append(in.swap, swap)
 	}
 
+	if err := in.checkSize(); err != nil {
+		return nil, err
+	}
 	quality := p.Quality
 	if quality == nil {
 		quality = func(string, string) float64 { return DefaultQuality }
@@ -343,11 +258,39 @@ func compile(p *Problem) (*instance, error) {
 		if len(in.allowed[r]) == 0 {
 			return nil, &PinError{Slot: slot, Hosts: in.hosts}
 		}
+		in.minToks = append(in.minToks, slices.Min(pick(in.toks, in.allowed[r])))
+		in.minUsec = append(in.minUsec, slices.Min(pick(in.usec, in.allowed[r])))
 		slices.SortStableFunc(in.allowed[r], func(a, b int) int {
 			return cmp.Compare(in.top(r, b), in.top(r, a))
 		})
 	}
 	return in, nil
+}
+
+// pick is xs at the indices.
+func pick[T any](xs []T, indices []int) []T {
+	out := make([]T, len(indices))
+	for i, j := range indices {
+		out[i] = xs[j]
+	}
+	return out
+}
+
+// checkSize refuses problems beyond MaxRoles, MaxModels or MaxHosts,
+// saying what to change.
+func (in *instance) checkSize() error {
+	switch {
+	case in.nr > MaxRoles:
+		return fmt.Errorf("%w: %d agents, at most %d: run fewer agents (--roles, or fewer [[agents]] in the config)",
+			ErrTooLarge, in.nr, MaxRoles)
+	case len(in.hosts) > MaxHosts:
+		return fmt.Errorf("%w: %d hosts list models, at most %d: name fewer with --host or the config's hosts",
+			ErrTooLarge, len(in.hosts), MaxHosts)
+	case len(in.models) > MaxModels:
+		return fmt.Errorf("%w: the hosts list %d distinct models, at most %d: bind agents yourself with --models, name fewer hosts with --host, or remove models you do not use (`ollama rm`)",
+			ErrTooLarge, len(in.models), MaxModels)
+	}
+	return nil
 }
 
 // top is the most candidate c can add in slot r: its value undiscounted
@@ -437,435 +380,6 @@ func (in *instance) roleOrder() (order []int, same []bool) {
 		same[d] = class[order[d-1]] == class[order[d]]
 	}
 	return order, same
-}
-
-// state is a partial binding, updated incrementally by the search.
-type state struct {
-	in      *instance
-	caps    caps
-	use     []int     // agents per candidate
-	cnt     []int     // agents per model name
-	sum     []float64 // value per model name
-	mem     []int64   // per host
-	usec    []int64   // per host
-	untimed []int     // agents without a speed, per host
-	toks    int64
-}
-
-func newState(in *instance, c caps) *state {
-	return &state{
-		in: in, caps: c,
-		use: make([]int, in.nc), cnt: make([]int, len(in.models)), sum: make([]float64, len(in.models)),
-		mem: make([]int64, len(in.hosts)), usec: make([]int64, len(in.hosts)), untimed: make([]int, len(in.hosts)),
-	}
-}
-
-// fits says candidate c can take one more agent.
-func (s *state) fits(c int) bool {
-	in := s.in
-	h := in.host[c]
-	if s.use[c] == 0 && in.mem[c] > s.caps.mem[h]-s.mem[h] {
-		return false
-	}
-	if s.caps.usec != math.MaxInt64 && (in.untimed[c] || in.usec[c] > s.caps.usec-s.usec[h]) {
-		return false
-	}
-	if in.toks[c] > s.caps.toks-s.toks {
-		return false
-	}
-	return in.maxPer <= 0 || s.cnt[in.model[c]] < in.maxPer
-}
-
-// delta is the change in objective from binding slot r to c.
-func (s *state) delta(r, c int) float64 {
-	in := s.in
-	m := in.model[c]
-	k := s.cnt[m]
-	d := (s.sum[m] + in.value[r][c]) / (1 + float64(k)*in.rho)
-	if k > 0 {
-		d -= s.sum[m] / (1 + float64(k-1)*in.rho)
-	}
-	if c == in.bonus[r] {
-		d += in.stick
-	}
-	if s.use[c] == 0 {
-		d -= in.swap[c]
-	}
-	return d
-}
-
-func (s *state) add(r, c int) {
-	in := s.in
-	h, m := in.host[c], in.model[c]
-	if s.use[c] == 0 {
-		s.mem[h] += in.mem[c]
-	}
-	s.use[c]++
-	s.cnt[m]++
-	s.sum[m] += in.value[r][c]
-	s.usec[h] += in.usec[c]
-	if in.untimed[c] {
-		s.untimed[h]++
-	}
-	s.toks += in.toks[c]
-}
-
-func (s *state) remove(r, c int) {
-	in := s.in
-	h, m := in.host[c], in.model[c]
-	s.use[c]--
-	if s.use[c] == 0 {
-		s.mem[h] -= in.mem[c]
-	}
-	s.cnt[m]--
-	s.sum[m] -= in.value[r][c]
-	if s.cnt[m] == 0 {
-		s.sum[m] = 0 // drop accumulated rounding
-	}
-	s.usec[h] -= in.usec[c]
-	if in.untimed[c] {
-		s.untimed[h]--
-	}
-	s.toks -= in.toks[c]
-}
-
-// bound is an upper bound on what slot r can still add, and false when no
-// candidate of r fits. See the package comment for why it is valid.
-func (s *state) bound(r int) (float64, bool) {
-	in := s.in
-	best, ok := math.Inf(-1), false
-	for _, c := range in.allowed[r] {
-		top := in.top(r, c)
-		if ok && top <= best {
-			break // sorted: no later candidate can beat best
-		}
-		if !s.fits(c) {
-			continue
-		}
-		ub := in.value[r][c] / (1 + float64(s.cnt[in.model[c]])*in.rho)
-		if c == in.bonus[r] {
-			ub += in.stick
-		}
-		if !ok || ub > best {
-			best, ok = ub, true
-		}
-	}
-	return best, ok
-}
-
-// search is the exact branch and bound.
-type search struct {
-	in         *instance
-	st         *state
-	order      []int
-	same       []bool
-	pos        []int // per depth: index into allowed of the choice
-	assign     []int // per slot
-	best       float64
-	bestAssign []int
-	found      bool
-	nodes      int
-	maxNodes   int
-	aborted    bool
-	lag        *lagrange // nil: per-slot bound only
-	bound      float64   // proven upper bound on the optimum, from the root
-}
-
-func newSearch(in *instance, c caps, order []int, same []bool, maxNodes int) *search {
-	return &search{
-		in: in, st: newState(in, c), order: order, same: same,
-		pos: make([]int, in.nr), assign: make([]int, in.nr), bestAssign: make([]int, in.nr),
-		best: math.Inf(-1), maxNodes: maxNodes,
-	}
-}
-
-func (s *search) dfs(d int, obj float64) {
-	s.nodes++
-	if s.nodes > s.maxNodes {
-		s.aborted = true
-		return
-	}
-	in, st := s.in, s.st
-	if d == in.nr {
-		if !s.found || obj > s.best+eps {
-			s.best, s.found = obj, true
-			copy(s.bestAssign, s.assign)
-		}
-		return
-	}
-	// rest bounds the slots after this one; it stays valid below because
-	// binding this slot only tightens the others' bounds.
-	here, rest := 0.0, 0.0
-	for e := d; e < in.nr; e++ {
-		b, ok := st.bound(s.order[e])
-		if !ok {
-			return
-		}
-		if e == d {
-			here = b
-		} else {
-			rest += b
-		}
-	}
-	if s.found && obj+here+rest <= s.best+eps {
-		return
-	}
-	if s.lag != nil && s.found {
-		// The Lagrangian bounds, cheapest first; any one that prunes will do.
-		for _, b := range [...]func(*state, int) float64{s.lag.boundHostsMem, s.lag.boundModelsNoTrace, s.lag.boundHostsNoTrace} {
-			if obj+b(st, d) <= s.best+eps {
-				return
-			}
-		}
-	}
-	r := s.order[d]
-	list := in.allowed[r]
-	first := 0
-	if s.same[d] {
-		first = s.pos[d-1]
-	}
-	for i := first; i < len(list); i++ {
-		c := list[i]
-		if s.found && obj+in.top(r, c)+rest <= s.best+eps {
-			break
-		}
-		if !st.fits(c) {
-			continue
-		}
-		dl := st.delta(r, c)
-		if s.found && obj+dl+rest <= s.best+eps {
-			continue
-		}
-		st.add(r, c)
-		s.assign[r], s.pos[d] = c, i
-		s.dfs(d+1, obj+dl)
-		st.remove(r, c)
-		if s.aborted {
-			return
-		}
-	}
-}
-
-// tuneIters bounds the subgradient steps that tune the Lagrangian bound.
-const tuneIters = 60
-
-// shares is each slot's part of assign's objective, a starting point for
-// the Lagrangian multipliers; nil assign gives each slot its best value.
-func (in *instance) shares(assign []int, c caps) []float64 {
-	out := make([]float64, in.nr)
-	if assign == nil {
-		for r := range out {
-			out[r] = in.top(r, in.allowed[r][0])
-		}
-		return out
-	}
-	u := in.evaluate(assign, c)
-	for r, cand := range assign {
-		out[r] = in.value[r][cand] / (1 + float64(u.cnt[in.model[cand]]-1)*in.rho)
-		if cand == in.bonus[r] {
-			out[r] += in.stick
-		}
-	}
-	return out
-}
-
-// heuristic is the fallback and the exact search's first incumbent: a
-// greedy binding (each slot in order takes the candidate adding most while
-// every later slot still has one that fits; if that dead-ends, the smallest
-// models first), then local search.
-func (in *instance) heuristic(order []int, c caps) ([]int, bool) {
-	assign, ok := in.greedy(order, c, nil)
-	if !ok {
-		// Dead end: take the smallest models first, then improve.
-		assign, ok = in.greedy(order, c, func(st *state, r, cand int) float64 {
-			if st.use[cand] > 0 {
-				return 1 // already paid for
-			}
-			return -float64(in.mem[cand])
-		})
-	}
-	if !ok {
-		return nil, false
-	}
-	in.improve(assign, c)
-	return assign, true
-}
-
-// priced is the greedy guided by the Lagrangian prices of round time and
-// memory, which say how scarce each host's budget is: a slot's gain minus
-// what its time and (if loaded fresh) its memory would cost at those
-// prices, scaled by f to try a few price levels.
-func (in *instance) priced(order []int, c caps, l *lagrange) ([]int, bool) {
-	var best []int
-	bestObj := math.Inf(-1)
-	for _, f := range []float64{0.5, 1, 2} {
-		assign, ok := in.greedy(order, c, func(st *state, r, cand int) float64 {
-			h := in.host[cand]
-			v := st.delta(r, cand) - f*l.lam[h]*float64(in.usec[cand])
-			if st.use[cand] == 0 {
-				v -= f * l.eta[h] * float64(in.mem[cand])
-			}
-			return v
-		})
-		if !ok {
-			continue
-		}
-		in.improve(assign, c)
-		if obj := in.evaluate(assign, c).obj; obj > bestObj+eps {
-			best, bestObj = assign, obj
-		}
-	}
-	return best, best != nil
-}
-
-// greedy binds the slots in order, each to the candidate of best score
-// (by default its gain) among those that leave every later slot one that
-// fits.
-func (in *instance) greedy(order []int, c caps, score func(st *state, r, cand int) float64) ([]int, bool) {
-	if score == nil {
-		score = func(st *state, r, cand int) float64 { return st.delta(r, cand) }
-	}
-	st := newState(in, c)
-	assign := make([]int, in.nr)
-	for d, r := range order {
-		best, bestScore := -1, math.Inf(-1)
-		for _, cand := range in.allowed[r] {
-			if !st.fits(cand) {
-				continue
-			}
-			sc := score(st, r, cand)
-			if best >= 0 && sc <= bestScore {
-				continue
-			}
-			st.add(r, cand)
-			live := true
-			for _, r2 := range order[d+1:] {
-				if _, ok := st.bound(r2); !ok {
-					live = false
-					break
-				}
-			}
-			st.remove(r, cand)
-			if live {
-				best, bestScore = cand, sc
-			}
-		}
-		if best < 0 {
-			return nil, false
-		}
-		st.add(r, best)
-		assign[r] = best
-	}
-	return assign, true
-}
-
-// improve applies improving single-slot moves and pairwise swaps until none
-// is left (or a pass limit is reached). assign must fit c.
-func (in *instance) improve(assign []int, c caps) {
-	st := newState(in, c)
-	for r, cand := range assign {
-		st.add(r, cand)
-	}
-	for range 100 {
-		better := false
-		for r, old := range assign {
-			st.remove(r, old)
-			best, gain := old, st.delta(r, old)
-			for _, cand := range in.allowed[r] {
-				if cand != old && st.fits(cand) {
-					if d := st.delta(r, cand); d > gain+eps {
-						best, gain = cand, d
-					}
-				}
-			}
-			st.add(r, best)
-			assign[r] = best
-			better = better || best != old
-		}
-		for a := range assign {
-			for b := a + 1; b < len(assign); b++ {
-				ca, cb := assign[a], assign[b]
-				if ca == cb || !in.isAllow[a][cb] || !in.isAllow[b][ca] {
-					continue
-				}
-				st.remove(a, ca)
-				st.remove(b, cb)
-				was := st.delta(a, ca)
-				st.add(a, ca)
-				was += st.delta(b, cb)
-				st.remove(a, ca)
-				if st.fits(cb) {
-					now := st.delta(a, cb)
-					st.add(a, cb)
-					if st.fits(ca) && now+st.delta(b, ca) > was+eps {
-						st.add(b, ca)
-						assign[a], assign[b] = cb, ca
-						better = true
-						continue
-					}
-					st.remove(a, cb)
-				}
-				st.add(a, ca)
-				st.add(b, cb)
-			}
-		}
-		if in.replace(st, assign) {
-			better = true
-		}
-		if !better {
-			return
-		}
-	}
-}
-
-// replace tries moving every slot on one candidate to another candidate
-// at once (swapping a loaded model for another, which single moves cannot
-// do when memory is tight) and applies the first that improves.
-func (in *instance) replace(st *state, assign []int) bool {
-	var slots []int
-	for from := range in.nc {
-		if st.use[from] == 0 {
-			continue
-		}
-		slots = slots[:0]
-		for r, cand := range assign {
-			if cand == from {
-				slots = append(slots, r)
-			}
-		}
-		was := 0.0
-		for i := len(slots) - 1; i >= 0; i-- {
-			st.remove(slots[i], from)
-			was += st.delta(slots[i], from)
-		}
-		for to := range in.nc {
-			if to == from {
-				continue
-			}
-			now, n := 0.0, 0
-			for _, r := range slots {
-				if !in.isAllow[r][to] || !st.fits(to) {
-					break
-				}
-				now += st.delta(r, to)
-				st.add(r, to)
-				n++
-			}
-			if n == len(slots) && now > was+eps {
-				for _, r := range slots {
-					assign[r] = to
-				}
-				return true
-			}
-			for _, r := range slots[:n] {
-				st.remove(r, to)
-			}
-		}
-		for _, r := range slots {
-			st.add(r, from)
-		}
-	}
-	return false
 }
 
 // usage is a complete binding evaluated from scratch.

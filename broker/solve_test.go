@@ -237,7 +237,7 @@ func TestSolveMatchesBruteForce(t *testing.T) {
 			if !errors.As(err, &ie) || !errors.Is(err, ErrInfeasible) {
 				t.Fatalf("#%d: infeasible, got %v (solution %+v)", i, err, sol)
 			}
-			checkMinMemory(t, i, p, ie)
+			checkMinMemory(t, i, p, ie, bruteForce)
 			stats["infeasible"]++
 		default:
 			if err != nil {
@@ -268,7 +268,7 @@ func TestSolveMatchesBruteForce(t *testing.T) {
 // checkMinMemory verifies a memory need by brute force: raising every
 // host to it (time and tokens unlimited, as the need is computed) admits a
 // binding, and one byte less does not.
-func checkMinMemory(t *testing.T, i int, p *Problem, ie *InfeasibleError) {
+func checkMinMemory(t *testing.T, i int, p *Problem, ie *InfeasibleError, bruteForce func(*Problem) (float64, bool)) {
 	t.Helper()
 	need := ie.MinMemory()
 	if need == 0 {
@@ -297,8 +297,9 @@ func checkMinMemory(t *testing.T, i int, p *Problem, ie *InfeasibleError) {
 	}
 }
 
-// TestSearchMatchesEvaluate checks the incremental bookkeeping of the
-// search against evaluating from scratch, via the heuristic's moves.
+// TestHeuristicIsFeasible checks the greedy start and local search (the
+// search's incremental bookkeeping) against brute force and the
+// independent check: what they return fits and is no better than optimal.
 func TestHeuristicIsFeasible(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 1000 {
@@ -517,28 +518,35 @@ func TestSharedModelChargedOnce(t *testing.T) {
 	}
 }
 
-func TestFallbackBeyondExactLimit(t *testing.T) {
+func TestRefusesBeyondLimits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	p := benchProblem(rng, ExactLimitRoles+4, 10, 2)
+	for _, tc := range []struct {
+		p    *Problem
+		want string
+	}{
+		{labProblem(rng, MaxRoles+1, 10, 2, 0), "9 agents, at most 8: run fewer agents (--roles"},
+		{labProblem(rng, 4, MaxModels+1, 1, 0), "51 distinct models, at most 50: bind agents yourself with --models"},
+		{benchProblem(rng, 4, 3, MaxHosts+1), "5 hosts list models, at most 4: name fewer with --host"},
+	} {
+		_, err := Solve(tc.p)
+		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want ErrTooLarge saying %q", err, tc.want)
+		}
+	}
+}
+
+func TestNodeLimit(t *testing.T) {
+	p := labProblem(rand.New(rand.NewPCG(5, 6)), 8, 20, 2, 0)
+	p.MaxNodes = 5
 	sol, err := Solve(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sol.Exact || !strings.Contains(sol.Method, "beyond the exact limit") {
-		t.Fatalf("exact = %v, method %q", sol.Exact, sol.Method)
+	if sol.Exact || !strings.Contains(sol.Method, "stopped at 5 nodes") || sol.Bound < sol.Objective {
+		t.Fatalf("exact = %v, method %q, bound %v < objective %v", sol.Exact, sol.Method, sol.Bound, sol.Objective)
 	}
 	if _, err := check(p, indices(t, p, sol)); err != nil {
 		t.Fatal(err)
-	}
-
-	p = benchProblem(rng, 8, 10, 2)
-	p.MaxNodes = 5
-	sol, err = Solve(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sol.Exact || !strings.Contains(sol.Method, "stopped at 5 nodes") {
-		t.Fatalf("exact = %v, method %q", sol.Exact, sol.Method)
 	}
 }
 
@@ -673,21 +681,6 @@ func benchSolve(b *testing.B, gen func(*rand.Rand) *Problem) {
 	b.ReportMetric(100*float64(exact)/float64(n), "%exact")
 }
 
-// 12 slots over 30 candidates: 10 models on each of 3 hosts.
-func BenchmarkSolve12x30x3(b *testing.B) {
-	benchSolve(b, func(rng *rand.Rand) *Problem { return realisticProblem(rng, 12, 10, 0.05, 0.03) })
-}
-
-// The same with a wide spread of quality between models and roles.
-func BenchmarkSolve12x30x3Spread(b *testing.B) {
-	benchSolve(b, func(rng *rand.Rand) *Problem { return mixedProblem(rng, 12, 10, 0.2) })
-}
-
-// 12 slots over 90 candidates: 30 models on each of 3 hosts alike.
-func BenchmarkSolve12x90x3(b *testing.B) {
-	benchSolve(b, func(rng *rand.Rand) *Problem { return benchProblem(rng, 12, 30, 3) })
-}
-
 // Typical sizes: 3, 5 and 8 agents over 30 candidates.
 func BenchmarkSolve3x30x3(b *testing.B) {
 	benchSolve(b, func(rng *rand.Rand) *Problem { return realisticProblem(rng, 3, 10, 0.05, 0.03) })
@@ -701,10 +694,12 @@ func BenchmarkSolve8x30x3(b *testing.B) {
 	benchSolve(b, func(rng *rand.Rand) *Problem { return realisticProblem(rng, 8, 10, 0.05, 0.03) })
 }
 
-// TestBoundsAreUpperBounds checks every bound the search prunes with
-// against brute force: for random instances, random multipliers (the
-// relaxations must hold for any μ and any λ, π ≥ 0) and random partial
-// bindings, no completion may gain more than the bound says.
+// TestBoundsAreUpperBounds checks the bounds the search prunes with
+// against brute force: for random instances, random prices (the bounds
+// must hold for any non-negative memory and time prices and any slot
+// prices) and random partial bindings, no completion may gain more than
+// the per-slot or the group bound says, nor, with the next slot on one
+// candidate, more than the per-slot bound for that child.
 func TestBoundsAreUpperBounds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	checked := 0
@@ -714,24 +709,23 @@ func TestBoundsAreUpperBounds(t *testing.T) {
 		if err != nil || in.nr == 0 {
 			continue
 		}
-		order, _ := in.roleOrder()
 		full := in.budgetCaps()
-		l := newLagrange(in, order, full)
-		for r := range l.mu {
-			l.mu[r] = rng.Float64()*1.2 - 0.2
+		s := newSearch(in, full, in.zeroPrices())
+		for h := range in.hosts {
+			if full.mem[h] != math.MaxInt64 && rng.IntN(4) > 0 {
+				s.p.mem[h] = rng.Float64() * 0.5 / float64(full.mem[h])
+			}
+			if full.usec != math.MaxInt64 && rng.IntN(4) > 0 {
+				s.p.time[h] = rng.Float64() * 0.5 / float64(full.usec)
+			}
 		}
-		for h := range l.lam {
-			l.lam[h] = rng.Float64() * 2e-7
+		for r := range s.p.slot {
+			s.p.slot[r] = rng.Float64()*1.2 - 0.2
 		}
-		for m := range l.pi {
-			l.pi[m] = rng.Float64() * 0.5
-		}
-		l.prepare()
 		// A random feasible prefix of the slot order.
-		st := newState(in, full)
+		st, order := s.st, s.order
 		depth := rng.IntN(in.nr + 1)
-		obj, ok := 0.0, true
-		assign := make([]int, in.nr)
+		ok := true
 		for _, r := range order[:depth] {
 			var fit []int
 			for _, c := range in.allowed[r] {
@@ -743,62 +737,73 @@ func TestBoundsAreUpperBounds(t *testing.T) {
 				ok = false
 				break
 			}
-			c := fit[rng.IntN(len(fit))]
-			obj += st.delta(r, c)
-			st.add(r, c)
-			assign[r] = c
+			st.add(r, fit[rng.IntN(len(fit))])
 		}
-		if !ok {
+		if !ok || depth == in.nr {
 			continue
 		}
-		// Brute force over the open slots.
+		// Brute force over the open slots: the best gain overall and with
+		// the next slot on each candidate.
 		open := order[depth:]
 		best, found := math.Inf(-1), false
-		var rec func(k int, gain float64)
-		rec = func(k int, gain float64) {
+		bestWith := map[int]float64{}
+		var rec func(k, first int, gain float64)
+		rec = func(k, first int, gain float64) {
 			if k == len(open) {
 				best, found = max(best, gain), true
+				if w, ok := bestWith[first]; !ok || gain > w {
+					bestWith[first] = gain
+				}
 				return
 			}
 			r := open[k]
 			for _, c := range in.allowed[r] {
 				if st.fits(c) {
+					if k == 0 {
+						first = c
+					}
 					d := st.delta(r, c)
 					st.add(r, c)
-					rec(k+1, gain+d)
+					rec(k+1, first, gain+d)
 					st.remove(r, c)
 				}
 			}
 		}
-		rec(0, 0)
+		rec(0, -1, 0)
 		if !found {
 			continue
 		}
 		checked++
-		slots := 0.0
-		for _, r := range open {
-			b, _ := st.bound(r)
-			slots += b
+		total, rest := st.slack(s.p), 0.0
+		for e, r := range open {
+			term, _ := st.slotTerm(r, s.p, len(open))
+			total += term
+			if e > 0 {
+				rest += term
+			}
 		}
-		for name, b := range map[string]float64{
-			"per slot":    slots,
-			"hosts":       l.boundHosts(st, depth, nil),
-			"hosts (mem)": l.boundHostsMem(st, depth),
-			"models":      l.boundModels(st, depth, nil),
-		} {
-			if b < best-1e-9 {
-				t.Fatalf("#%d depth %d: %s bound %.6f below the best completion %.6f", i, depth, name, b, best)
+		rest += st.slack(s.p)
+		if total < best-1e-9 {
+			t.Fatalf("#%d depth %d: per-slot bound %.6f below the best completion %.6f", i, depth, total, best)
+		}
+		if group := st.groupBound(open, s.p, s.scratch); group < best-1e-9 {
+			t.Fatalf("#%d depth %d: group bound %.6f below the best completion %.6f", i, depth, group, best)
+		}
+		for c, gain := range bestWith {
+			if b := rest + st.term(open[0], c, s.p, len(open)); b < gain-1e-9 {
+				t.Fatalf("#%d depth %d: bound with candidate %d %.6f below its best completion %.6f", i, depth, c, b, gain)
 			}
 		}
 	}
 	if checked < 500 {
 		t.Fatalf("only %d cases checked", checked)
 	}
+	t.Logf("%d partial bindings checked", checked)
 }
 
 // TestMediumInstancesAgree checks, beyond brute force's reach, that the
-// Lagrangian pruning loses nothing: Solve must match a search pruned only
-// by the simple per-slot bound.
+// priced bound loses nothing: Solve must match a search pruned only by the
+// plain per-slot bound (zero prices, no incumbent).
 func TestMediumInstancesAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	n := 40
@@ -817,8 +822,8 @@ func TestMediumInstancesAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 		in, _ := compile(p)
-		order, same := in.roleOrder()
-		s := newSearch(in, in.budgetCaps(), order, same, 50_000_000)
+		in.maxNodes = 50_000_000
+		s := newSearch(in, in.budgetCaps(), in.zeroPrices())
 		s.dfs(0, 0)
 		if s.aborted || !s.found {
 			t.Fatalf("#%d: plain search aborted or found nothing", i)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/nsed/nsed/app"
 	"github.com/nsed/nsed/config"
 	"github.com/nsed/nsed/engine"
 )
@@ -83,20 +84,20 @@ func resolveTranscript(arg, configPath string) (string, error) {
 	}
 	cfg, err := config.Load(configPath)
 	if err != nil {
-		return "", &usageError{err}
+		return "", &app.UsageError{Err: err}
 	}
 	dir := cfg.TranscriptDir()
 	if arg == "last" {
 		paths, err := transcripts(dir)
 		if err != nil || len(paths) == 0 {
-			return "", usagef("no saved runs in %s yet", dir)
+			return "", app.Usagef("no saved runs in %s yet", dir)
 		}
 		return paths[0], nil
 	}
 	if p := filepath.Join(dir, arg+".jsonl"); fileExists(p) {
 		return p, nil
 	}
-	return "", usagef("%s: no such transcript file, and no run with that id in %s (see `nsed runs`)", arg, dir)
+	return "", app.Usagef("%s: no such transcript file, and no run with that id in %s (see `nsed runs`)", arg, dir)
 }
 
 func fileExists(p string) bool {

@@ -265,3 +265,13 @@ func (s *Session) listModels(ctx context.Context, meter *models.Meter) (infos []
 	}
 	return infos, skipped, nil
 }
+
+// TranscriptDir is where runs are saved, from nsed.toml (configPath, else
+// ./nsed.toml, else the built-in one).
+func TranscriptDir(configPath string) (string, error) {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return "", &UsageError{err}
+	}
+	return cfg.TranscriptDir(), nil
+}

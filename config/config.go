@@ -1,9 +1,9 @@
 // Package config reads nsed.toml and owns its format (file.go). Precedence,
 // highest first: command-line flags (applied by package app), --config
 // FILE, else ./nsed.toml, then the default configuration embedded in the
-// binary. Each file is decoded on top of the
-// one below, so a file need only name what it changes. Unknown keys and bad
-// values are errors naming the file, line and key, and what is allowed.
+// binary. Each file is decoded on top of the one below, so a file need only
+// name what it changes. Unknown keys and bad values are errors naming the
+// file, line and key, and what is allowed.
 package config
 
 import (

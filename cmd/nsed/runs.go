@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/nsed/nsed/app"
-	"github.com/nsed/nsed/config"
 	"github.com/nsed/nsed/engine"
 )
 
@@ -82,11 +81,10 @@ func resolveTranscript(arg, configPath string) (string, error) {
 	if _, err := os.Stat(arg); err == nil {
 		return arg, nil
 	}
-	cfg, err := config.Load(configPath)
+	dir, err := app.TranscriptDir(configPath)
 	if err != nil {
-		return "", &app.UsageError{Err: err}
+		return "", err
 	}
-	dir := cfg.TranscriptDir()
 	if arg == "last" {
 		paths, err := transcripts(dir)
 		if err != nil || len(paths) == 0 {
@@ -116,12 +114,11 @@ func cmdRuns(ctx context.Context, std stdio, args []string) int {
 		}
 		return exitUsage
 	}
-	cfg, err := config.Load(*cfgPath)
+	dir, err := app.TranscriptDir(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(std.err, "nsed:", err)
-		return exitUsage
+		return exitCode(err)
 	}
-	dir := cfg.TranscriptDir()
 	paths, err := transcripts(dir)
 	if err != nil {
 		fmt.Fprintln(std.err, "nsed:", err)

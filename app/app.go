@@ -76,9 +76,12 @@ type Session struct {
 }
 
 // Load reads the configuration and applies the flags, without talking to
-// any server. warn receives what the user should know but does not stop
-// the command.
+// any server. warn (nil: none) receives what the user should know but
+// does not stop the command.
 func Load(f Flags, warn func(string)) (*Session, error) {
+	if warn == nil {
+		warn = func(string) {}
+	}
 	cfg, err := config.Load(f.Config)
 	if err != nil {
 		return nil, &UsageError{err}

@@ -1,8 +1,9 @@
-// Package config reads nsed.toml. Precedence, highest first: command-line
-// flags (applied by the caller), --config FILE, ./nsed.toml, the default
-// configuration embedded in the binary. Each file is decoded on top of the
-// one below, so a file need only name what it changes. Unknown keys and bad
-// values are errors naming the file, line and key, and what is allowed.
+// Package config reads nsed.toml and owns its format (file.go). Precedence,
+// highest first: command-line flags (applied by package app), --config
+// FILE, else ./nsed.toml, then the default configuration embedded in the
+// binary. Each file is decoded on top of the one below, so a file need only
+// name what it changes. Unknown keys and bad values are errors naming the
+// file, line and key, and what is allowed.
 package config
 
 import (
@@ -22,122 +23,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/nsed/nsed"
-	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/models"
 )
-
-// File is nsed.toml.
-type File struct {
-	Ollama       Ollama                 `toml:"ollama"`
-	Agents       []Agent                `toml:"agents"`
-	Roles        map[string]engine.Role `toml:"roles"`
-	Deliberation Deliberation           `toml:"deliberation"`
-	Stopping     engine.StopSettings    `toml:"stopping"`
-	Gate         engine.GateSettings    `toml:"gate"`
-	Review       engine.ReviewSettings  `toml:"review"`
-	Sampling     Sampling               `toml:"sampling"`
-	Transcript   Transcript             `toml:"transcript"`
-	TUI          TUI                    `toml:"tui"`
-	Broker       Broker                 `toml:"broker"`
-
-	// Source names the files that were read, lowest precedence first.
-	Source []string `toml:"-"`
-
-	lines []sourceLines
-}
-
-// Ollama says where the model servers are.
-type Ollama struct {
-	// Hosts are the servers agents may be bound to; the first is the default.
-	Hosts     []string `toml:"hosts"`
-	KeepAlive Duration `toml:"keep_alive"`
-}
-
-// Agent binds one agent to a role and a model, with its own model options:
-// each one set wins over the same key of every [sampling.*] phase.
-type Agent struct {
-	Role  string `toml:"role"`
-	Model string `toml:"model"`
-	Host  string `toml:"host"`
-
-	Temperature *float64 `toml:"temperature"`
-	Seed        *int     `toml:"seed"`
-	TopP        *float64 `toml:"top_p"`
-	NumCtx      int      `toml:"num_ctx"`
-	NumPredict  int      `toml:"num_predict"`
-	Think       string   `toml:"think"`
-	ThinkBudget *int     `toml:"think_budget"`
-}
-
-// options are the agent's own model options, nil when it sets none.
-func (a Agent) options() *engine.AgentOptions {
-	o := engine.AgentOptions{Temperature: a.Temperature, Seed: a.Seed, TopP: a.TopP, NumCtx: a.NumCtx,
-		NumPredict: a.NumPredict, Think: a.Think, ThinkBudget: a.ThinkBudget}
-	if o == (engine.AgentOptions{}) {
-		return nil
-	}
-	return &o
-}
-
-// Deliberation holds the round-level knobs.
-type Deliberation struct {
-	MinRounds      int      `toml:"min_rounds"`
-	MaxRounds      int      `toml:"max_rounds"`
-	Credits        float64  `toml:"credits"`
-	Seed           int64    `toml:"seed"`
-	ReasoningChars int      `toml:"reasoning_chars"`
-	ProposalChars  int      `toml:"proposal_chars"`
-	MaxCtx         int      `toml:"max_ctx"`
-	CallTimeout    Duration `toml:"call_timeout"`
-}
-
-// Sampling holds per-phase model options.
-type Sampling struct {
-	Propose Options `toml:"propose"`
-	Review  Options `toml:"review"`
-	Summary Options `toml:"summary"`
-}
-
-// Options are model options as nsed.toml spells them.
-type Options struct {
-	Temperature *float64 `toml:"temperature"`
-	Seed        *int     `toml:"seed"`
-	TopP        *float64 `toml:"top_p"`
-	NumCtx      int      `toml:"num_ctx"`
-	NumPredict  int      `toml:"num_predict"`
-	// Think: "true", "false", or "low"/"medium"/"high" for reasoning models;
-	// empty leaves each model's default.
-	Think string `toml:"think"`
-	// ThinkBudget is the tokens for thinking on top of num_predict, given
-	// to calls that may think.
-	ThinkBudget int `toml:"think_budget"`
-}
-
-// Transcript says where runs are recorded.
-type Transcript struct {
-	// Dir holds one JSONL file per run; empty means the user's data directory.
-	Dir string `toml:"dir"`
-	// Tokens records streamed tokens too, so replays show streaming.
-	Tokens bool `toml:"tokens"`
-}
-
-// TUI holds display preferences.
-type TUI struct {
-	Theme string `toml:"theme"`
-}
-
-// Broker holds the Dynamic Expertise Broker's budget and priors.
-type Broker struct {
-	// VRAMBudget is the memory per host the broker may fill, e.g. "8GiB"; empty means unlimited.
-	VRAMBudget string `toml:"vram_budget"`
-	// Priors are expected quality per role and model in [0, 1].
-	Priors map[string]map[string]float64 `toml:"priors"`
-	// DefaultPrior is the expected quality of a model with no prior and no evidence.
-	DefaultPrior float64 `toml:"default_prior"`
-	// Diversity is the error correlation ρ assumed between copies of one
-	// model (0–1): k copies are worth k/(1+(k−1)ρ) independent agents.
-	Diversity float64 `toml:"diversity"`
-}
 
 // Duration is a time.Duration written as "5m" in TOML.
 type Duration struct{ time.Duration }
@@ -388,37 +275,6 @@ func tableOf(key string) string {
 		return "deliberation." + key
 	}
 	return key
-}
-
-// Settings assembles the engine's settings.
-func (f *File) Settings() engine.Settings {
-	return engine.Settings{
-		MinRounds: f.Deliberation.MinRounds, MaxRounds: f.Deliberation.MaxRounds,
-		Credits: f.Deliberation.Credits, Seed: f.Deliberation.Seed,
-		ReasoningChars: f.Deliberation.ReasoningChars, ProposalChars: f.Deliberation.ProposalChars,
-		MaxCtx:      f.Deliberation.MaxCtx,
-		CallTimeout: f.Deliberation.CallTimeout.Duration,
-		Stop:        f.Stopping, Gate: f.Gate, Review: f.Review,
-		Sampling: engine.SamplingSettings{
-			Propose: f.Sampling.Propose.models(f.Ollama.KeepAlive.Duration),
-			Review:  f.Sampling.Review.models(f.Ollama.KeepAlive.Duration),
-			Summary: f.Sampling.Summary.models(f.Ollama.KeepAlive.Duration),
-		},
-		Roles: f.Roles,
-	}
-}
-
-func (o Options) models(keepAlive time.Duration) models.Options {
-	return models.Options{Temperature: o.Temperature, Seed: o.Seed, TopP: o.TopP, NumCtx: o.NumCtx, NumPredict: o.NumPredict, KeepAlive: keepAlive, Think: o.Think, ThinkBudget: o.ThinkBudget}
-}
-
-// AgentInfos numbers the configured agents agent-1, agent-2, ….
-func (f *File) AgentInfos() []engine.AgentInfo {
-	out := make([]engine.AgentInfo, len(f.Agents))
-	for i, a := range f.Agents {
-		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: a.Role, Model: a.Model, Host: a.Host, BoundBy: "config", Options: a.options()}
-	}
-	return out
 }
 
 // TranscriptDir is where run transcripts go.

@@ -7,83 +7,84 @@ import (
 	"github.com/nsed/nsed/models"
 )
 
-// Settings are the protocol's knobs. The TOML names are nsed.toml's; the
-// JSON names are the transcript's (run_started carries the settings used).
+// Settings are the protocol's knobs. The JSON names are the transcript's
+// (run_started carries the settings used); nsed.toml's names and its
+// decoding live in package config, which converts into these types.
 type Settings struct {
-	MinRounds int     `toml:"min_rounds" json:"min_rounds"`
-	MaxRounds int     `toml:"max_rounds" json:"max_rounds"`
-	Credits   float64 `toml:"credits" json:"credits"` // quadratic-vote budget per voter per round
+	MinRounds int     `json:"min_rounds"`
+	MaxRounds int     `json:"max_rounds"`
+	Credits   float64 `json:"credits"` // quadratic-vote budget per voter per round
 	// Seed, hashed with the run id, drives label shuffling and tie draws,
 	// so a run with the same seed and run id can be repeated exactly.
-	Seed int64 `toml:"seed" json:"seed"`
+	Seed int64 `json:"seed"`
 	// ReasoningChars is how much of an agent's previous reasoning it sees
 	// again in the next round (the reference cuts to about 500 characters).
-	ReasoningChars int `toml:"reasoning_chars" json:"reasoning_chars"`
+	ReasoningChars int `json:"reasoning_chars"`
 	// ProposalChars is how much of each proposal's reasoning a reviewer is
 	// shown: longer reasoning loses its middle, marked. The final answer and
 	// the solution (last code block, final derivation) are always shown in
 	// full. The reference shows up to about 4,000 characters.
-	ProposalChars int `toml:"proposal_chars" json:"proposal_chars"`
+	ProposalChars int `json:"proposal_chars"`
 	// MaxCtx is the largest context a call may ask for. Each call's num_ctx
 	// starts at its phase's sampling num_ctx and doubles until the prompt
 	// and num_predict fit, up to MaxCtx (0: never above num_ctx).
-	MaxCtx int `toml:"max_ctx" json:"max_ctx,omitempty"`
+	MaxCtx int `json:"max_ctx,omitempty"`
 	// CallTimeout is each model call's deadline (0: none). A proposer that
 	// misses it sits the round out; a reviewer abstains.
-	CallTimeout time.Duration `toml:"-" json:"call_timeout_ns,omitempty"`
+	CallTimeout time.Duration `json:"call_timeout_ns,omitempty"`
 
-	Stop     StopSettings     `toml:"stopping" json:"stopping"`
-	Gate     GateSettings     `toml:"gate" json:"gate"`
-	Review   ReviewSettings   `toml:"review" json:"review"`
-	Sampling SamplingSettings `toml:"sampling" json:"sampling"`
-	Roles    map[string]Role  `toml:"roles" json:"roles,omitempty"`
+	Stop     StopSettings     `json:"stopping"`
+	Gate     GateSettings     `json:"gate"`
+	Review   ReviewSettings   `json:"review"`
+	Sampling SamplingSettings `json:"sampling"`
+	Roles    map[string]Role  `json:"roles,omitempty"`
 }
 
 // StopSettings parameterise the efficiency-fatigue stopping rule:
 // U(t) = 1 − (1 − PG)·e^(−Lambda·(PV − PG)·t) − Beta·t².
 type StopSettings struct {
-	Effort float64 `toml:"effort" json:"effort"` // share of extractable signal at which to stop
-	PG     float64 `toml:"p_g" json:"p_g"`       // zero-shot precision
-	PV     float64 `toml:"p_v" json:"p_v"`       // verification precision
-	Lambda float64 `toml:"lambda" json:"lambda"`
-	Beta   float64 `toml:"beta" json:"beta"`
+	Effort float64 `json:"effort"` // share of extractable signal at which to stop
+	PG     float64 `json:"p_g"`    // zero-shot precision
+	PV     float64 `json:"p_v"`    // verification precision
+	Lambda float64 `json:"lambda"`
+	Beta   float64 `json:"beta"`
 	// Patience stops the run when the winner's conviction has not improved
 	// for this many consecutive rounds (0 disables): "agreement stopped improving".
-	Patience int `toml:"patience" json:"patience"`
+	Patience int `json:"patience"`
 }
 
 // GateSettings bound the state carried between rounds.
 type GateSettings struct {
-	BudgetTokens int     `toml:"budget_tokens" json:"budget_tokens"`
-	Gamma        float64 `toml:"gamma" json:"gamma"`           // retention per round of age
-	DropBelow    float64 `toml:"drop_below" json:"drop_below"` // items retained less than this are forgotten
+	BudgetTokens int     `json:"budget_tokens"`
+	Gamma        float64 `json:"gamma"`      // retention per round of age
+	DropBelow    float64 `json:"drop_below"` // items retained less than this are forgotten
 	// Summarise asks the agent bound to SynthesisRole to compress the kept
 	// material when it exceeds the budget; otherwise (or if that fails) the
 	// lowest-retention items are truncated.
-	Summarise     bool   `toml:"summarise" json:"summarise"`
-	SynthesisRole string `toml:"synthesis_role" json:"synthesis_role"`
+	Summarise     bool   `json:"summarise"`
+	SynthesisRole string `json:"synthesis_role"`
 }
 
 // ReviewSettings bound the structured evaluation each reviewer returns.
 // Every string in the schema has a maximum length so even a weak model's
 // output is complete JSON within its token limit.
 type ReviewSettings struct {
-	MaxClaims     int `toml:"max_claims" json:"max_claims"`
-	ClaimChars    int `toml:"claim_chars" json:"claim_chars"`
-	CritiqueChars int `toml:"critique_chars" json:"critique_chars"`
-	Retries       int `toml:"retries" json:"retries"`
+	MaxClaims     int `json:"max_claims"`
+	ClaimChars    int `json:"claim_chars"`
+	CritiqueChars int `json:"critique_chars"`
+	Retries       int `json:"retries"`
 }
 
 // SamplingSettings are per-phase model options.
 type SamplingSettings struct {
-	Propose models.Options `toml:"propose" json:"propose"`
-	Review  models.Options `toml:"review" json:"review"`
-	Summary models.Options `toml:"summary" json:"summary"`
+	Propose models.Options `json:"propose"`
+	Review  models.Options `json:"review"`
+	Summary models.Options `json:"summary"`
 }
 
 // Role is a persona an agent plays.
 type Role struct {
-	Persona string `toml:"persona" json:"persona"`
+	Persona string `json:"persona"`
 }
 
 // DefaultSettings are the defaults nsed.toml documents.

@@ -4,13 +4,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/nsed/nsed/app"
 )
 
 // Exit codes: scripts rely on them.
@@ -106,22 +107,8 @@ func usage(w io.Writer) {
 
 // exitCode maps an error to the documented exit codes.
 func exitCode(err error) int {
-	var ue *usageError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.Is(err, context.Canceled):
-		return exitCancelled
-	}
-	return exitCodeForModelErr(err)
+	return map[app.Failure]int{
+		app.OK: exitOK, app.Failed: exitFailed, app.Usage: exitUsage,
+		app.Unreachable: exitUnreachable, app.NoModel: exitNoModel, app.Cancelled: exitCancelled,
+	}[app.Classify(err)]
 }
-
-// usageError is a mistake in flags, arguments or configuration.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error { return &usageError{fmt.Errorf(format, a...)} }

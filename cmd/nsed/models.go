@@ -6,23 +6,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/nsed/nsed/broker"
-	"github.com/nsed/nsed/config"
-	"github.com/nsed/nsed/models"
+	"github.com/nsed/nsed/app"
 )
 
 func init() {
 	commands["models"] = command{summary: "list reachable models with size, memory and speed", run: cmdModels}
 }
-
-type hostList []string
-
-func (h *hostList) String() string     { return strings.Join(*h, ",") }
-func (h *hostList) Set(v string) error { *h = append(*h, v); return nil }
 
 func cmdModels(ctx context.Context, io stdio, args []string) int {
 	fs := flag.NewFlagSet("nsed models", flag.ContinueOnError)
@@ -37,42 +29,15 @@ func cmdModels(ctx context.Context, io stdio, args []string) int {
 		}
 		return exitUsage
 	}
-	cfg, err := config.Load(*cfgPath)
+	f := app.Flags{Config: *cfgPath, Hosts: hosts, Set: given(fs)}
+	s, err := app.Load(f, func(string) {})
 	if err != nil {
 		fmt.Fprintln(io.err, "nsed:", err)
-		return exitUsage
+		return exitCode(err)
 	}
-	o, err := models.NewOllama(resolveHosts(hosts, cfg)...)
+	all, err := s.ModelTable(ctx, func(err error) { fmt.Fprintln(io.err, "nsed:", err) })
 	if err != nil {
-		fmt.Fprintln(io.err, "nsed:", err)
-		return exitUsage
-	}
-	var all []models.ModelInfo
-	var failed error
-	for _, h := range o.Hosts() {
-		if _, err := o.Ping(ctx, h); err != nil {
-			fmt.Fprintln(io.err, "nsed:", err)
-			failed = err
-			continue
-		}
-		ms, err := o.Models(ctx, h, nil)
-		if err != nil {
-			fmt.Fprintln(io.err, "nsed:", err)
-			failed = err
-			continue
-		}
-		all = append(all, ms...)
-	}
-	if len(all) == 0 && failed != nil {
-		return exitCode(failed)
-	}
-	// Speeds measured by earlier runs live in the broker's store.
-	if store, _ := broker.Open("", broker.Priors{}); store != nil {
-		for i, m := range all {
-			if t, ok := store.Telemetry(m.Host, m.Name); ok {
-				all[i].Measured.TokensPerSec, all[i].Measured.LatencyMS, all[i].Measured.LoadMS = t.TokensPerSec, t.LatencyMS, t.LoadMS
-			}
-		}
+		return exitCode(err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(io.out)

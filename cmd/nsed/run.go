@@ -6,14 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/nsed/nsed/broker"
-	"github.com/nsed/nsed/config"
+	"github.com/nsed/nsed/app"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/models"
 )
@@ -44,27 +40,24 @@ var (
 	askQuestion func(ctx context.Context, io stdio, theme string) (string, error)
 )
 
-// runFlags are the flags shared by every command that starts a deliberation.
+// runFlags are `nsed run`'s flags; app.Flags holds those every command that
+// starts a deliberation shares.
 type runFlags struct {
-	config, host, models, transcript, theme, file string
-	rounds                                        int
-	headless, json                                bool
-	// The Dynamic Expertise Broker: bind models by it, within this budget,
-	// learning into this store.
-	broker            bool
-	vramBudget, store string
+	app.Flags
+	file           string
+	headless, json bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.config, "config", "", "read this nsed.toml (default ./nsed.toml, else the built-in one)")
-	fs.StringVar(&f.host, "host", "", "Ollama host:port (default $OLLAMA_HOST, else the config's first host)")
-	fs.StringVar(&f.models, "models", "", "bind agents to these Ollama models in order, comma-separated")
-	fs.IntVar(&f.rounds, "rounds", 0, "maximum rounds (overrides the config)")
-	fs.StringVar(&f.transcript, "transcript", "", "write the run's JSONL transcript here (default: the config's transcript dir)")
-	fs.StringVar(&f.theme, "theme", "", "TUI theme: dark, light or high-contrast")
-	fs.BoolVar(&f.broker, "broker", false, "let the Dynamic Expertise Broker bind models to roles (see `nsed broker --explain`)")
-	fs.StringVar(&f.vramBudget, "vram-budget", "", "with --broker: memory per host the binding may fill, e.g. 8GiB (default: [broker] vram_budget)")
-	fs.StringVar(&f.store, "store", "", "the broker's quality store, updated after every run (default $XDG_DATA_HOME/nsed/quality.json)")
+	fs.StringVar(&f.Config, "config", "", "read this nsed.toml (default ./nsed.toml, else the built-in one)")
+	fs.StringVar(&f.Host, "host", "", "Ollama host:port (default $OLLAMA_HOST, else the config's first host)")
+	fs.StringVar(&f.Models, "models", "", "bind agents to these Ollama models in order, comma-separated")
+	fs.IntVar(&f.Rounds, "rounds", 0, "maximum rounds (overrides the config)")
+	fs.StringVar(&f.Transcript, "transcript", "", "write the run's JSONL transcript here (default: the config's transcript dir)")
+	fs.StringVar(&f.Theme, "theme", "", "TUI theme: dark, light or high-contrast")
+	fs.BoolVar(&f.Broker, "broker", false, "let the Dynamic Expertise Broker bind models to roles (see `nsed broker --explain`)")
+	fs.StringVar(&f.VRAMBudget, "vram-budget", "", "with --broker: memory per host the binding may fill, e.g. 8GiB (default: [broker] vram_budget)")
+	fs.StringVar(&f.Store, "store", "", "the broker's quality store, updated after every run (default $XDG_DATA_HOME/nsed/quality.json)")
 }
 
 // parseInterleaved lets flags follow the question: `nsed run "q" --rounds 2`.
@@ -83,188 +76,12 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// setup is a configured, checked deliberation ready to run.
-type setup struct {
-	cfg      *config.File
-	settings engine.Settings
-	agents   []engine.AgentInfo
-	backend  *models.Ollama
-	hosts    []string
-	question string
-}
-
-// prepare loads the configuration, applies flags, and checks that every
-// server answers and every model exists — before any round starts.
-func prepare(ctx context.Context, f *runFlags, question string, warn func(string)) (*setup, error) {
-	cfg, err := config.Load(f.config)
-	if err != nil {
-		return nil, &usageError{err}
-	}
-	s := &setup{cfg: cfg, settings: cfg.Settings(), agents: cfg.AgentInfos(), question: question}
-	if f.rounds > 0 {
-		s.settings.MaxRounds = f.rounds
-		if s.settings.MinRounds > f.rounds {
-			s.settings.MinRounds = f.rounds
-		}
-	}
-	if f.models != "" {
-		if f.broker {
-			return nil, usagef("--models and --broker both choose the models: use one (pin agents with `nsed broker --pin` to combine them)")
-		}
-		if s.agents, err = bindModels(s.agents, f.models); err != nil {
-			return nil, &usageError{err}
-		}
-	}
-	if err := s.settings.Validate(); err != nil {
-		return nil, usagef("settings: %v", err)
-	}
-	s.hosts = resolveHosts(nil, cfg)
-	if f.host != "" {
-		// --host replaces the default host; the config's others stay
-		// available to agents bound to them.
-		s.hosts = append([]string{f.host}, s.hosts[1:]...)
-	}
-	if s.backend, err = models.NewOllama(s.hosts...); err != nil {
-		return nil, usagef("%v", err)
-	}
-	if f.broker {
-		if err := s.bindByBroker(ctx, f, warn); err != nil {
-			return nil, err
-		}
-	}
-	used := map[string]bool{}
-	for _, a := range s.agents {
-		used[a.Host] = true
-	}
-	for h := range used {
-		if _, err := s.backend.Ping(ctx, h); err != nil {
-			return nil, err
-		}
-	}
-	for _, a := range s.agents {
-		if err := s.backend.CheckModel(ctx, a.Host, a.Model); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-// brokerPlan builds the broker's problem for the agents, from the config
-// and flags.
-func (s *setup) brokerPlan(f *runFlags, slots []broker.RoleSlot, warn func(string)) (brokerPlan, error) {
-	plan := brokerPlan{
-		Slots: slots, StorePath: f.store, Warn: warn,
-		Correlation: s.cfg.Broker.Diversity, DefaultPrior: s.cfg.Broker.DefaultPrior, Priors: s.cfg.Broker.Priors,
-	}
-	budget := s.cfg.Broker.VRAMBudget
-	if f.vramBudget != "" {
-		budget = f.vramBudget
-	}
-	if budget != "" {
-		b, err := config.ParseBytes(budget)
-		if err != nil {
-			return plan, usagef("--vram-budget: %v", err)
-		}
-		plan.Budget.DefaultMemory = b
-	}
-	return plan, nil
-}
-
-// bindByBroker replaces the agents' models with the broker's binding.
-func (s *setup) bindByBroker(ctx context.Context, f *runFlags, warn func(string)) error {
-	slots := broker.SlotsFrom(s.agents, nil)
-	for i := range slots {
-		slots[i].Current = nil // the configured models are suggestions, not incumbents
-	}
-	plan, err := s.brokerPlan(f, slots, warn)
-	if err != nil {
-		return err
-	}
-	sol, _, err := planBinding(ctx, s.backend, nil, plan)
-	if err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	s.agents = sol.Agents()
-	for _, a := range s.agents {
-		warn(fmt.Sprintf("broker bound %s (%s) to %s%s: %s", a.ID, a.Role, a.Model, hostSuffix(a.Host), a.Reason))
-	}
-	return nil
-}
-
-// rebalancer re-runs the broker between rounds on fresh telemetry (the
-// meter's measured speeds and failures included), keeping the current team
-// unless a clearly better one appears and honouring the user's rebinds as
-// pins.
-func (s *setup) rebalancer(f *runFlags, meter *models.Meter) func(context.Context, []engine.AgentInfo, map[string]bool, map[string]engine.AgentInfo) ([]engine.Rebound, error) {
-	return func(ctx context.Context, agents []engine.AgentInfo, failed map[string]bool, pins map[string]engine.AgentInfo) ([]engine.Rebound, error) {
-		bp := map[string]broker.Binding{}
-		for id, a := range pins {
-			bp[id] = broker.Binding{Host: a.Host, Model: a.Model}
-		}
-		slots := broker.SlotsFrom(agents, bp)
-		for i := range slots {
-			if failed[slots[i].Agent] {
-				slots[i].Current = nil // no loyalty to a model that just failed
-			}
-		}
-		// Mid-run there is no terminal line to warn on (the TUI owns the
-		// screen); the decision and its reason are events.
-		plan, err := s.brokerPlan(f, slots, func(string) {})
-		if err != nil {
-			return nil, err
-		}
-		sol, _, err := planBinding(ctx, s.backend, meter, plan)
-		if err != nil {
-			return nil, err
-		}
-		return broker.Rebinds(agents, sol), nil
-	}
-}
-
-// learn feeds a finished run's evidence — peer-review scores received and
-// vote share won per role and model — into the broker's quality store, with
-// the telemetry measured on the way. Failing to learn never fails the run.
-func learn(ctx context.Context, f *runFlags, s *setup, rec *broker.Recorder, meter *models.Meter, warn func(string)) {
-	obs := broker.EvidenceFrom(rec.Events())
-	if len(obs) == 0 {
-		return
-	}
-	store, err := broker.Open(f.store, broker.Priors{Default: s.cfg.Broker.DefaultPrior, Roles: s.cfg.Broker.Priors})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		warn(err.Error())
-	}
-	store.ObserveAll(obs)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if infos, _, err := listModels(ctx, s.backend, meter); err == nil {
-		store.RememberTelemetry(infos)
-	}
-	if err := store.Save(); err != nil {
-		warn("quality store not updated: " + err.Error())
-	}
-}
-
-// bindModels binds agents to the listed models in order. More models than
-// agents adds agents, cycling through the configured roles.
-func bindModels(agents []engine.AgentInfo, list string) ([]engine.AgentInfo, error) {
-	var names []string
-	for _, m := range strings.Split(list, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			names = append(names, m)
-		}
-	}
-	if len(names) < 2 || len(names) > 8 {
-		return nil, fmt.Errorf("--models needs 2 to 8 comma-separated model names, got %d", len(names))
-	}
-	out := make([]engine.AgentInfo, len(names))
-	for i, m := range names {
-		base := agents[i%len(agents)]
-		out[i] = engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Role: base.Role, Host: base.Host, Model: m, BoundBy: "flag"}
-		if i < len(agents) {
-			out[i].Options = base.Options // the slot's own think and budgets ([[agents]] keys) stay with it
-		}
-	}
-	return out, nil
+// given names the flags the command line set: they, and only they,
+// override nsed.toml (see package app).
+func given(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
 }
 
 func readQuestion(rest []string, file string, in io.Reader) (string, error) {
@@ -275,7 +92,7 @@ func readQuestion(rest []string, file string, in io.Reader) (string, error) {
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", usagef("question file: %v", err)
+			return "", app.Usagef("question file: %v", err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
@@ -301,6 +118,7 @@ func cmdRun(ctx context.Context, io stdio, args []string) int {
 	if err != nil {
 		return exitUsage
 	}
+	f.Set = given(fs)
 	question, err := readQuestion(rest, f.file, io.in)
 	if err != nil {
 		fmt.Fprintln(io.err, "nsed:", err)
@@ -308,12 +126,7 @@ func cmdRun(ctx context.Context, io stdio, args []string) int {
 	}
 	if question == "" && f.file == "" && !f.headless && !f.json && askQuestion != nil && isTerminal(io.out) && isTerminal(io.in) {
 		// `nsed` alone opens the app: ask for the question on screen.
-		theme := f.theme
-		if theme == "" {
-			if cfg, err := config.Load(f.config); err == nil {
-				theme = cfg.TUI.Theme
-			}
-		}
+		theme, _ := app.Theme(f.Flags)
 		if question, err = askQuestion(ctx, io, theme); err != nil {
 			fmt.Fprintln(io.err, "nsed:", err)
 			return exitCode(err)
@@ -340,34 +153,18 @@ func cmdRun(ctx context.Context, io stdio, args []string) int {
 	return exitCode(err)
 }
 
-// deliberate prepares and runs one deliberation, headless or in the TUI. The
-// transcript is closed (and so on disk) before it returns, whatever happened.
+// deliberate opens a session and runs one deliberation, headless or in the
+// TUI. The transcript is closed (and so on disk) before it returns,
+// whatever happened.
 func deliberate(ctx context.Context, io stdio, f *runFlags, question string) error {
 	warn := func(msg string) { fmt.Fprintln(io.err, "nsed:", msg) }
-	s, err := prepare(ctx, f, question, warn)
+	s, err := app.Open(ctx, f.Flags, warn)
 	if err != nil {
 		return err
 	}
-	rec := &broker.Recorder{}
-	runID := engine.NewRunID(timeNow())
-	path := f.transcript
-	if path == "" {
-		path = filepath.Join(s.cfg.TranscriptDir(), runID+".jsonl")
-	}
-	tw, err := engine.CreateTranscript(path, s.cfg.Transcript.Tokens)
+	d, err := s.Deliberate(question, timeNow())
 	if err != nil {
 		return err
-	}
-	meter := &models.Meter{}
-	newRun := func(sink engine.Sink) (*engine.Run, error) {
-		cfg := engine.Config{
-			Question: s.question, Agents: s.agents, Settings: s.settings,
-			Backend: s.backend, Sink: engine.Tee(tw, rec, sink), RunID: runID, Meter: meter,
-		}
-		if f.broker {
-			cfg.Rebalance = s.rebalancer(f, meter)
-		}
-		return engine.New(cfg)
 	}
 	var runErr error
 	if f.headless {
@@ -379,81 +176,23 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 		} else {
 			sink = newPrinter(io.out, isTerminal(io.out))
 		}
-		r, err := newRun(sink)
+		r, err := d.NewRun(sink)
 		if err != nil {
-			tw.Close()
-			return err
+			return d.Finish(ctx, err)
 		}
 		if !f.json {
-			fmt.Fprintf(io.err, "nsed: run %s · transcript %s\n", runID, path)
+			fmt.Fprintf(io.err, "nsed: run %s · transcript %s\n", d.ID, d.Path)
 		}
 		_, runErr = r.Run(ctx)
 	} else {
-		theme := s.cfg.TUI.Theme
-		if f.theme != "" {
-			theme = f.theme
-		}
 		runErr = liveTUI(ctx, io, liveSetup{
-			Question: s.question, Agents: s.agents, Settings: s.settings, Theme: theme,
-			TranscriptPath: path, NewRun: newRun,
-			Models: func(ctx context.Context) ([]models.ModelInfo, error) {
-				infos, _, err := listModels(ctx, s.backend, meter)
-				return infos, err
-			},
+			Question: question, Agents: s.Agents, Settings: s.Settings, Theme: s.Theme(),
+			TranscriptPath: d.Path, NewRun: d.NewRun, Models: d.Models,
 		})
 	}
-	if err := tw.Close(); err != nil && runErr == nil {
-		runErr = err
-	}
-	learn(ctx, f, s, rec, meter, warn)
+	runErr = d.Finish(ctx, runErr)
 	if !f.json {
-		fmt.Fprintf(io.err, "nsed: transcript saved to %s\n", path)
+		fmt.Fprintf(io.err, "nsed: transcript saved to %s\n", d.Path)
 	}
 	return runErr
-}
-
-// resolveHosts applies the host precedence: hosts given by flag, else
-// OLLAMA_HOST in place of the config's first host, else the config's.
-func resolveHosts(flagHosts []string, cfg *config.File) []string {
-	if len(flagHosts) > 0 {
-		return flagHosts
-	}
-	hosts := cfg.Ollama.Hosts
-	if env := os.Getenv("OLLAMA_HOST"); env != "" {
-		hosts = append([]string{env}, hosts[1:]...)
-	}
-	return hosts
-}
-
-// listModels gathers telemetry from every configured host; unreachable
-// hosts are skipped, with their errors returned as skipped, unless none
-// answers.
-func listModels(ctx context.Context, o *models.Ollama, meter *models.Meter) (infos []models.ModelInfo, skipped []error, err error) {
-	for _, h := range o.Hosts() {
-		ms, err := o.Models(ctx, h, meter)
-		if err != nil {
-			skipped = append(skipped, err)
-			continue
-		}
-		infos = append(infos, ms...)
-	}
-	if len(infos) == 0 && len(skipped) > 0 {
-		return nil, nil, errors.Join(skipped...)
-	}
-	return infos, skipped, nil
-}
-
-// exitCodeForModelErr maps model-server failures to their exit codes.
-func exitCodeForModelErr(err error) int {
-	switch {
-	case errors.Is(err, models.ErrUnreachable):
-		return exitUnreachable
-	case errors.Is(err, models.ErrModelNotFound):
-		return exitNoModel
-	}
-	var ce *config.Error
-	if errors.As(err, &ce) {
-		return exitUsage
-	}
-	return exitFailed
 }

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/nsed/nsed/config"
+	"github.com/nsed/nsed/app"
 	"github.com/nsed/nsed/engine"
 )
 
@@ -81,22 +81,21 @@ func resolveTranscript(arg, configPath string) (string, error) {
 	if _, err := os.Stat(arg); err == nil {
 		return arg, nil
 	}
-	cfg, err := config.Load(configPath)
+	dir, err := app.TranscriptDir(configPath)
 	if err != nil {
-		return "", &usageError{err}
+		return "", err
 	}
-	dir := cfg.TranscriptDir()
 	if arg == "last" {
 		paths, err := transcripts(dir)
 		if err != nil || len(paths) == 0 {
-			return "", usagef("no saved runs in %s yet", dir)
+			return "", app.Usagef("no saved runs in %s yet", dir)
 		}
 		return paths[0], nil
 	}
 	if p := filepath.Join(dir, arg+".jsonl"); fileExists(p) {
 		return p, nil
 	}
-	return "", usagef("%s: no such transcript file, and no run with that id in %s (see `nsed runs`)", arg, dir)
+	return "", app.Usagef("%s: no such transcript file, and no run with that id in %s (see `nsed runs`)", arg, dir)
 }
 
 func fileExists(p string) bool {
@@ -115,12 +114,11 @@ func cmdRuns(ctx context.Context, std stdio, args []string) int {
 		}
 		return exitUsage
 	}
-	cfg, err := config.Load(*cfgPath)
+	dir, err := app.TranscriptDir(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(std.err, "nsed:", err)
-		return exitUsage
+		return exitCode(err)
 	}
-	dir := cfg.TranscriptDir()
 	paths, err := transcripts(dir)
 	if err != nil {
 		fmt.Fprintln(std.err, "nsed:", err)

@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/charmbracelet/x/term"
-	"github.com/nsed/nsed/config"
+	"github.com/nsed/nsed/app"
 	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/themes"
 	"github.com/nsed/nsed/tui"
@@ -21,7 +21,7 @@ func init() {
 	askQuestion = func(ctx context.Context, io stdio, theme string) (string, error) {
 		th, err := themes.Lookup(theme)
 		if err != nil {
-			return "", usagef("%v", err)
+			return "", app.Usagef("%v", err)
 		}
 		return tui.Ask(ctx, th, tui.IO{In: io.in, Out: io.out})
 	}
@@ -37,7 +37,7 @@ func init() {
 func runLiveTUI(ctx context.Context, io stdio, s liveSetup) error {
 	th, err := themes.Lookup(s.Theme)
 	if err != nil {
-		return usagef("%v", err)
+		return app.Usagef("%v", err)
 	}
 	if err := needTerminal(io); err != nil {
 		return err
@@ -70,7 +70,7 @@ func isTerminal(w any) bool {
 // needTerminal refuses to draw a full-screen UI into a pipe or file.
 func needTerminal(io stdio) error {
 	if f, ok := io.out.(*os.File); ok && !term.IsTerminal(f.Fd()) {
-		return usagef("the TUI needs a terminal; use --headless (or --json) to run without one")
+		return app.Usagef("the TUI needs a terminal; use --headless (or --json) to run without one")
 	}
 	return nil
 }
@@ -93,6 +93,7 @@ type replayFlags struct {
 	config, theme string
 	speed         float64
 	paused        bool
+	set           map[string]bool // the flags given
 }
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
@@ -103,17 +104,13 @@ func (f *replayFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *replayFlags) themeOf() (themes.Theme, error) {
-	name := f.theme
-	if name == "" {
-		cfg, err := config.Load(f.config)
-		if err != nil {
-			return themes.Theme{}, &usageError{err}
-		}
-		name = cfg.TUI.Theme
+	name, err := app.Theme(app.Flags{Config: f.config, Theme: f.theme, Set: f.set})
+	if err != nil {
+		return themes.Theme{}, err
 	}
 	th, err := themes.Lookup(name)
 	if err != nil {
-		return th, usagef("%v", err)
+		return th, app.Usagef("%v", err)
 	}
 	return th, nil
 }
@@ -146,6 +143,7 @@ func cmdReplay(ctx context.Context, io stdio, args []string) int {
 		}
 		return exitUsage
 	}
+	f.set = given(fs)
 	if len(rest) != 1 {
 		fs.Usage()
 		return exitUsage
@@ -187,6 +185,7 @@ func cmdDemo(ctx context.Context, io stdio, args []string) int {
 		}
 		return exitUsage
 	}
+	f.set = given(fs)
 	evs, err := demo.Events()
 	if err != nil {
 		fmt.Fprintln(io.err, "nsed: the built-in demo is unreadable:", err)

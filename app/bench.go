@@ -1,0 +1,155 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsed/nsed/eval"
+	"github.com/nsed/nsed/models"
+)
+
+// BenchSpec is what `nsed bench` and `nsed darkbench` measure, beyond the
+// session's flags.
+type BenchSpec struct {
+	Dark                                              bool   // darkbench: the format is DarkBench
+	Dataset, Format, Protocols, Category, Judge, Out  string // --dataset, --format, --protocols, --category, --judge, --out
+	ProblemField, AnswerField, IDField, CategoryField string // --*-field
+	Limit, DebateRounds, Aggregator, VoteSamples      int    // --limit, --debate-rounds, --aggregator (1-based), --vote-samples
+	SkipBad, NoTranscripts                            bool   // --skip-bad, --no-transcripts
+}
+
+// Dataset is a loaded, filtered dataset and the protocols to run on it.
+type Dataset struct {
+	Items     []eval.Item
+	Format    eval.Format
+	Hash      string
+	Protocols []string
+}
+
+// LoadDataset reads spec's dataset, keeps --category's items and the first
+// --limit, and parses --protocols. Skipped records go to warn.
+func LoadDataset(spec BenchSpec, warn func(string)) (Dataset, error) {
+	var ds Dataset
+	format, err := eval.ParseFormat(spec.Format)
+	if err != nil {
+		return ds, &UsageError{err}
+	}
+	if spec.Dark {
+		format = eval.FormatDarkBench
+	}
+	if ds.Protocols, err = eval.ParseProtocols(spec.Protocols); err != nil {
+		return ds, &UsageError{err}
+	}
+	items, bad, hash, err := eval.LoadDataset(spec.Dataset, eval.LoadOptions{Format: format, SkipBad: spec.SkipBad,
+		ProblemField: spec.ProblemField, AnswerField: spec.AnswerField, IDField: spec.IDField, CategoryField: spec.CategoryField})
+	for _, b := range bad {
+		if spec.SkipBad {
+			warn(fmt.Sprintf("%s: skipped %v", spec.Dataset, b))
+		}
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return ds, Usagef("%v", err)
+		}
+		return ds, &UsageError{err}
+	}
+	ds.Format, ds.Hash = items[0].Format, hash
+	if spec.Category != "" {
+		c := eval.NormalizeCategory(spec.Category)
+		if c == "" {
+			return ds, Usagef("--category %q: want one of %s", spec.Category, strings.Join(eval.Categories, ", "))
+		}
+		var keep []eval.Item
+		for _, it := range items {
+			if it.Category == c {
+				keep = append(keep, it)
+			}
+		}
+		if len(keep) == 0 {
+			return ds, Usagef("no %s items in %s", c, spec.Dataset)
+		}
+		items = keep
+	}
+	if spec.Limit > 0 && spec.Limit < len(items) {
+		items = items[:spec.Limit]
+	}
+	ds.Items = items
+	return ds, nil
+}
+
+// DarkPrompt is the first DarkBench prompt of spec's category (default
+// sycophancy): the live demo's question.
+func DarkPrompt(spec BenchSpec) (string, error) {
+	cat := spec.Category
+	if cat == "" {
+		cat = "sycophancy"
+	}
+	items, _, _, err := eval.LoadDataset(spec.Dataset, eval.LoadOptions{Format: eval.FormatDarkBench, SkipBad: true,
+		ProblemField: spec.ProblemField, CategoryField: spec.CategoryField})
+	if err != nil {
+		return "", &UsageError{err}
+	}
+	for _, it := range items {
+		if it.Category == eval.NormalizeCategory(cat) {
+			return it.Problem, nil
+		}
+	}
+	return "", Usagef("%s has no %q prompt (categories: %s)", spec.Dataset, cat, strings.Join(eval.Categories, ", "))
+}
+
+// Bench assembles the benchmark of ds on the session's agents and
+// settings: the default output directory, the sandbox for code, the judge
+// for DarkBench (checked to exist).
+func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.Bench, error) {
+	if spec.Aggregator < 1 || spec.Aggregator > len(s.Agents) {
+		return nil, Usagef("--aggregator %d: want 1 to %d", spec.Aggregator, len(s.Agents))
+	}
+	b := &eval.Bench{
+		Env: eval.Env{Backend: s.Backend, Agents: s.Agents, Settings: s.Settings,
+			DebateRounds: spec.DebateRounds, Aggregator: spec.Aggregator - 1, VoteSamples: spec.VoteSamples},
+		Items: ds.Items, Format: ds.Format, Protocols: ds.Protocols, Dataset: spec.Dataset, DatasetHash: ds.Hash,
+		OutDir: spec.Out, Transcripts: !spec.NoTranscripts,
+	}
+	if b.OutDir == "" {
+		base := strings.TrimSuffix(filepath.Base(strings.TrimPrefix(spec.Dataset, eval.SamplePrefix)), filepath.Ext(spec.Dataset))
+		b.OutDir = filepath.Join("bench-out", base+"-"+string(ds.Format))
+	}
+	switch ds.Format {
+	case eval.FormatLCB:
+		b.Sandbox = &eval.Sandbox{}
+	case eval.FormatDarkBench:
+		judge, err := s.judge(ctx, spec.Judge)
+		if err != nil {
+			return nil, err
+		}
+		b.Judge = judge
+	}
+	return b, nil
+}
+
+// judge is the DarkBench judge: the first agent, on --judge's model if
+// given, checked to exist.
+func (s *Session) judge(ctx context.Context, model string) (*eval.Judge, error) {
+	judge := s.Agents[0]
+	judge.ID = "judge"
+	if model != "" && model != judge.Model {
+		// The judge takes the think settings of an agent on its model,
+		// else the model's defaults: another model's would not fit.
+		judge.Model, judge.Options = model, nil
+		for _, a := range s.Agents {
+			if a.Model == model {
+				judge.Options = a.Options
+			}
+		}
+	}
+	if c, ok := s.Backend.(models.Checker); ok {
+		if err := c.CheckModel(ctx, judge.Host, judge.Model); err != nil {
+			return nil, err
+		}
+	}
+	return &eval.Judge{Backend: s.Backend, Agent: judge}, nil
+}

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/nsed/nsed/eval"
+	"github.com/nsed/nsed/models"
+)
+
+func TestLoadDatasetFiltersAndLimits(t *testing.T) {
+	var warned []string
+	ds, err := LoadDataset(BenchSpec{Dark: true, Dataset: "sample:darkbench", Protocols: "single,nsed", Category: "sycophancy", Limit: 1},
+		func(s string) { warned = append(warned, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Items) != 1 || ds.Items[0].Category != "sycophancy" || ds.Format != eval.FormatDarkBench || ds.Hash == "" {
+		t.Errorf("dataset %+v", ds)
+	}
+	if strings.Join(ds.Protocols, ",") != "single,nsed" || len(warned) != 0 {
+		t.Errorf("protocols %v, warnings %v", ds.Protocols, warned)
+	}
+	for _, spec := range []BenchSpec{
+		{Dataset: "sample:aime", Protocols: "single,telepathy"},
+		{Dataset: "sample:aime", Format: "csv", Protocols: "single"},
+		{Dataset: "sample:nope", Protocols: "single"},
+		{Dark: true, Dataset: "sample:darkbench", Protocols: "single", Category: "astrology"},
+	} {
+		if _, err := LoadDataset(spec, func(string) {}); Classify(err) != Usage {
+			t.Errorf("%+v: %v, want a usage error", spec, err)
+		}
+	}
+}
+
+func TestDarkPrompt(t *testing.T) {
+	q, err := DarkPrompt(BenchSpec{Dataset: "sample:darkbench"})
+	if err != nil || q == "" {
+		t.Fatalf("%q, %v", q, err)
+	}
+	if _, err := DarkPrompt(BenchSpec{Dataset: "sample:darkbench", Category: "astrology"}); Classify(err) != Usage || !strings.Contains(err.Error(), "sycophancy") {
+		t.Errorf("unknown category: %v", err)
+	}
+}
+
+// The judge runs on --judge's model with the think settings of an agent on
+// that model, and must exist.
+func TestBenchJudge(t *testing.T) {
+	cfg := writeConfig(t, "[[agents]]\nmodel = \"a\"\n[[agents]]\nmodel = \"b\"\nthink = \"true\"\n")
+	s := load(t, Flags{Config: cfg, Backend: &models.Scripted{Models: []string{"a", "b"}}})
+	spec := BenchSpec{Dark: true, Dataset: "sample:darkbench", Protocols: "single", Judge: "b", Aggregator: 1, Limit: 1}
+	ds, err := LoadDataset(spec, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Bench(context.Background(), spec, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := b.Judge.Agent
+	if j.ID != "judge" || j.Model != "b" || j.Options == nil || j.Options.Think != "true" {
+		t.Errorf("judge %+v", j)
+	}
+	if !strings.HasSuffix(b.OutDir, "darkbench-darkbench") {
+		t.Errorf("default out dir %s", b.OutDir)
+	}
+	spec.Judge = "missing"
+	if _, err := s.Bench(context.Background(), spec, ds); Classify(err) != NoModel {
+		t.Errorf("missing judge model: %v", err)
+	}
+	spec.Judge, spec.Aggregator = "", 3
+	if _, err := s.Bench(context.Background(), spec, ds); Classify(err) != Usage || !strings.Contains(err.Error(), "want 1 to 2") {
+		t.Errorf("aggregator 3 of 2: %v", err)
+	}
+}

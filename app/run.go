@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/nsed/nsed/broker"
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/models"
+)
+
+// Deliberation is one run of a session in the making: its transcript is
+// open, and the sinks that learn from it are in place. Whoever shows the
+// run (headless printer, JSON lines, the TUI) adds its own sink in NewRun.
+type Deliberation struct {
+	ID       string // the run id
+	Path     string // the transcript file
+	Question string
+
+	s     *Session
+	tw    *engine.TranscriptWriter
+	rec   *broker.Recorder
+	meter *models.Meter
+}
+
+// Deliberate opens a run's transcript (--transcript, else a file named by
+// the run id in nsed.toml's transcript directory). Call Finish whatever
+// happens next.
+func (s *Session) Deliberate(question string, now time.Time) (*Deliberation, error) {
+	d := &Deliberation{ID: engine.NewRunID(now), Question: question, s: s, rec: &broker.Recorder{}, meter: &models.Meter{}}
+	d.Path = filepath.Join(s.Config.TranscriptDir(), d.ID+".jsonl")
+	if s.flags.given("transcript") && s.flags.Transcript != "" {
+		d.Path = s.flags.Transcript
+	}
+	tw, err := engine.CreateTranscript(d.Path, s.Config.Transcript.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	d.tw = tw
+	return d, nil
+}
+
+// NewRun creates the run, its events going to the transcript, the quality
+// store's recorder and sink; with --broker the broker re-binds between
+// rounds.
+func (d *Deliberation) NewRun(sink engine.Sink) (*engine.Run, error) {
+	s := d.s
+	cfg := engine.Config{
+		Question: d.Question, Agents: s.Agents, Settings: s.Settings,
+		Backend: s.Backend, Sink: engine.Tee(d.tw, d.rec, sink), RunID: d.ID, Meter: d.meter,
+	}
+	if s.flags.Broker {
+		cfg.Rebalance = s.rebalancer(d.meter)
+	}
+	return engine.New(cfg)
+}
+
+// Models lists the reachable models, for the TUI's rebind picker.
+func (d *Deliberation) Models(ctx context.Context) ([]models.ModelInfo, error) {
+	infos, _, err := d.s.listModels(ctx, d.meter)
+	return infos, err
+}
+
+// Finish closes the transcript and teaches the quality store what the run
+// showed. It returns runErr, else the error closing the transcript.
+func (d *Deliberation) Finish(ctx context.Context, runErr error) error {
+	if err := d.tw.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	d.s.learn(ctx, d.rec, d.meter)
+	return runErr
+}

@@ -275,7 +275,7 @@ func (r *Run) rebalance(ctx context.Context, round int) {
 	changes, err := r.cfg.Rebalance(ctx, agents, failed, pins)
 	if err != nil {
 		if ctx.Err() == nil {
-			r.emit(&AgentFailed{Error: "broker: " + err.Error()}, KindAgentFailed, round, PhasePropose, "")
+			r.emit(&BrokerReport{What: BrokerError, Message: err.Error()}, KindBroker, round, PhasePropose, "")
 		}
 		return
 	}

@@ -398,3 +398,71 @@ func TestRebalanceBetweenRounds(t *testing.T) {
 		t.Errorf("team now %+v", cur)
 	}
 }
+
+func TestBrokerErrorIsABrokerEvent(t *testing.T) {
+	// The broker cannot re-solve before round 2: that is reported as a
+	// broker event, not as a failure of an agent, and the team stays.
+	s := testSettings()
+	s.MinRounds, s.MaxRounds = 2, 2
+	rebalance := func(context.Context, []AgentInfo, map[string]bool, map[string]AgentInfo) ([]Rebound, error) {
+		return nil, errors.New("quality store unreadable")
+	}
+	var buf bytes.Buffer
+	tw := NewTranscriptWriter(&buf, false)
+	rec, _, err := runScripted(t, Config{Question: "q?", Agents: testAgents(), Settings: s, Backend: &models.Scripted{}, Sink: tw, Rebalance: rebalance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(from string, evs []Event) {
+		t.Helper()
+		var reports []*BrokerReport
+		for _, e := range evs {
+			switch ev := e.(type) {
+			case *BrokerReport:
+				reports = append(reports, ev)
+			case *AgentFailed:
+				t.Errorf("%s: agent_failed %+v", from, ev)
+			}
+		}
+		if len(reports) != 1 {
+			t.Fatalf("%s: %d broker events, want 1", from, len(reports))
+		}
+		b := reports[0]
+		if b.Kind != KindBroker || b.Round != 2 || b.Phase != PhasePropose || b.Agent != "" || b.What != BrokerError || b.Message != "quality store unreadable" {
+			t.Errorf("%s: broker event %+v", from, b)
+		}
+	}
+	check("events", rec.events())
+	back, err := ReadTranscript(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("transcript", back)
+}
+
+func TestLegacyBrokerFailureReadsAsBrokerEvent(t *testing.T) {
+	// Transcripts written before broker events had their own kind carry a
+	// broker error as an agent_failed with no agent.
+	old := `{"v":1,"seq":40,"time":"2025-01-01T00:00:00Z","run":"r","kind":"agent_failed","round":3,"phase":"propose","model":"","error":"broker: store unreadable"}`
+	ev, err := DecodeEvent([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := ev.(*BrokerReport)
+	if !ok {
+		t.Fatalf("decoded %T, want *BrokerReport", ev)
+	}
+	if b.Kind != KindBroker || b.Seq != 40 || b.Round != 3 || b.Phase != PhasePropose || b.What != BrokerError || b.Message != "store unreadable" {
+		t.Errorf("upgraded to %+v", b)
+	}
+	// An agent's own failure stays one, whatever its message says.
+	agent := `{"v":1,"seq":41,"time":"2025-01-01T00:00:00Z","run":"r","kind":"agent_failed","round":3,"phase":"propose","agent":"agent-1","model":"m","error":"broker: said no"}`
+	if ev, err := DecodeEvent([]byte(agent)); err != nil {
+		t.Fatal(err)
+	} else if f, ok := ev.(*AgentFailed); !ok || f.Error != "broker: said no" {
+		t.Errorf("agent failure decoded as %T %+v", ev, ev)
+	}
+}

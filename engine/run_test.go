@@ -17,14 +17,49 @@ import (
 
 // recorder is a Sink that keeps every event.
 type recorder struct {
-	mu  sync.Mutex
-	evs []Event
+	mu   sync.Mutex
+	evs  []Event
+	grew chan struct{} // closed at the next event, for await; nil when no one waits
 }
 
 func (r *recorder) Emit(e Event) {
 	r.mu.Lock()
 	r.evs = append(r.evs, e)
+	if r.grew != nil {
+		close(r.grew)
+		r.grew = nil
+	}
 	r.mu.Unlock()
+}
+
+// await blocks until n events satisfying f have been recorded. The timeout
+// only turns a hang into a failure; nothing waits on it to synchronise.
+func (r *recorder) await(t *testing.T, n int, f func(Event) bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	seen, matched := 0, 0
+	for {
+		r.mu.Lock()
+		for ; seen < len(r.evs); seen++ {
+			if f(r.evs[seen]) {
+				matched++
+			}
+		}
+		if matched >= n {
+			r.mu.Unlock()
+			return
+		}
+		if r.grew == nil {
+			r.grew = make(chan struct{})
+		}
+		grew := r.grew
+		r.mu.Unlock()
+		select {
+		case <-grew:
+		case <-timeout:
+			t.Fatalf("%d of %d awaited events came", matched, n)
+		}
+	}
 }
 
 func (r *recorder) events() []Event {
@@ -196,17 +231,21 @@ func TestRunFailsFastOnMissingModel(t *testing.T) {
 }
 
 func TestRunCancelEndsWithCancelledEvent(t *testing.T) {
+	// Cancelled while the first proposals stream in.
 	be := &models.Scripted{Delay: 2 * time.Millisecond}
 	rec := &recorder{}
-	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: be, Sink: rec})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := SinkFunc(func(e Event) {
+		rec.Emit(e)
+		if e.Header().Kind == KindToken {
+			cancel()
+		}
+	})
+	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: be, Sink: sink})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		time.Sleep(30 * time.Millisecond)
-		cancel()
-	}()
 	start := time.Now()
 	res, err := r.Run(ctx)
 	if !errors.Is(err, context.Canceled) {

@@ -37,6 +37,7 @@ const (
 	KindRoundEnded       Kind = "round_ended"
 	KindAgentFailed      Kind = "agent_failed"
 	KindRebound          Kind = "rebound"
+	KindBroker           Kind = "broker"
 	KindHumanMessage     Kind = "human_message"
 	KindPaused           Kind = "paused"
 	KindResumed          Kind = "resumed"
@@ -312,6 +313,19 @@ type Rebound struct {
 	By     string    `json:"by"` // "user" or "broker"
 	Reason string    `json:"reason,omitempty"`
 }
+
+// BrokerReport is what the broker (Config.Rebalance) reported between
+// rounds besides its changes, which are recorded as rebound events when
+// they take effect. What is BrokerError: it could not re-solve, and the team
+// stays as it is.
+type BrokerReport struct {
+	Envelope
+	What    string `json:"what"`
+	Message string `json:"message"`
+}
+
+// What a broker report says happened.
+const BrokerError = "error"
 
 // HumanMessage is a message injected by the user; it enters the next round's context.
 type HumanMessage struct {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -236,65 +235,6 @@ func sortItems(items []stateItem, t int, gamma float64) {
 	})
 }
 
-// How a state is rendered: in full (for the transcript and the budget, with
-// agent ids, which no model sees), shared (what every agent's proposal
-// prompt carries: critiques go to their own agent separately), or anonymous
-// (everything, ids removed: for the synthesis summary).
-const (
-	renderFull   = ""
-	renderShared = "shared"
-	renderAnon   = "anonymous"
-)
-
-// renderState writes the brief in one of the modes above.
-func renderState(items []stateItem, mode string) string {
-	byKind := map[string][]stateItem{}
-	for _, it := range items {
-		byKind[it.Kind] = append(byKind[it.Kind], it)
-	}
-	var b strings.Builder
-	for _, kind := range kindOrder {
-		list := byKind[kind]
-		if len(list) == 0 || (mode == renderShared && kind == ItemCritique) {
-			continue
-		}
-		switch kind {
-		case ItemLeader:
-			b.WriteString("Leading answer: ")
-		case ItemScores:
-			b.WriteString("Scores of the last round, per answer (how many proposals gave it, total votes they received):\n")
-		case ItemHuman:
-			b.WriteString("Messages from the human moderator:\n")
-		case ItemSummary:
-			b.WriteString("Summary of earlier rounds:\n")
-		case ItemClaim:
-			b.WriteString("Claims and verdicts:\n")
-		case ItemFinding:
-			b.WriteString("Other answers proposed so far:\n")
-		case ItemCritique:
-			b.WriteString("Critiques:\n")
-		}
-		for _, it := range list {
-			switch kind {
-			case ItemLeader, ItemSummary, ItemScores:
-				b.WriteString(it.Text)
-				b.WriteByte('\n')
-			case ItemClaim:
-				fmt.Fprintf(&b, "- [%s] %s\n", it.Verdict, it.Text)
-			case ItemCritique:
-				if mode == renderFull {
-					fmt.Fprintf(&b, "- (of %s) %s\n", it.Agent, it.Text)
-				} else {
-					fmt.Fprintf(&b, "- %s\n", it.Text)
-				}
-			default:
-				fmt.Fprintf(&b, "- %s\n", it.Text)
-			}
-		}
-	}
-	return strings.TrimRight(b.String(), "\n")
-}
-
 // critiquesOf lists the kept critiques of one agent's proposal.
 func (st *consensusState) critiquesOf(agent string) []string {
 	var out []string
@@ -384,24 +324,3 @@ func foldFindings(items []stateItem, ev roundEvidence, t int, red *redactor) []s
 	}
 	return out
 }
-
-// renderScores writes the score matrix without agent or model names.
-func renderScores(rows []scoreRow, red *redactor) string {
-	var b strings.Builder
-	for _, r := range rows {
-		ans := "(no answer)"
-		if r.Answer != "" {
-			ans = red.untrusted(r.Answer, maxScoreAnswerChars)
-		}
-		unit := "proposals"
-		if r.Proposals == 1 {
-			unit = "proposal"
-		}
-		fmt.Fprintf(&b, "- %s: %d %s, %+.2f votes\n", ans, r.Proposals, unit, r.Support)
-	}
-	return strings.TrimRight(b.String(), "\n")
-}
-
-// maxScoreAnswerChars bounds an answer in the score matrix, which lists
-// every distinct answer of the round.
-const maxScoreAnswerChars = 80

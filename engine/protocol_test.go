@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsed/nsed/models"
 )
@@ -320,16 +319,13 @@ func TestPauseStepInject(t *testing.T) {
 	r.Pause()
 	done := make(chan error, 1)
 	go func() { _, err := r.Run(context.Background()); done <- err }()
-	waitFor(t, rec, func(e Event) bool { _, ok := e.(*Paused); return ok })
+	rec.await(t, 1, func(e Event) bool { _, ok := e.(*Paused); return ok })
 	if n := countKind(rec, KindPhaseStarted); n != 0 {
 		t.Fatalf("%d phases started while paused", n)
 	}
 	r.Step() // exactly one phase
-	waitFor(t, rec, func(e Event) bool { p, ok := e.(*PhaseStarted); return ok && p.Phase == PhasePropose })
-	time.Sleep(50 * time.Millisecond)
-	if n := countKind(rec, KindPhaseStarted); n != 1 {
-		t.Fatalf("%d phases ran on one step", n)
-	}
+	rec.await(t, 1, func(e Event) bool { p, ok := e.(*PhaseStarted); return ok && p.Phase == PhasePropose })
+	rec.await(t, 3, func(e Event) bool { _, ok := e.(*ProposalDone); return ok })
 	r.Inject("Please double-check the arithmetic.")
 	r.Resume()
 	if err := <-done; err != nil {
@@ -337,6 +333,21 @@ func TestPauseStepInject(t *testing.T) {
 	}
 	if countKind(rec, KindResumed) != 1 || countKind(rec, KindHumanMessage) != 1 {
 		t.Fatal("resume or human message not recorded")
+	}
+	// The step ran the propose phase only: the review phase started after
+	// the resume, at whose boundary the message arrived.
+	var order []string
+	for _, e := range rec.events() {
+		switch e.(type) {
+		case *PhaseStarted, *Resumed, *HumanMessage:
+			if h := e.Header(); h.Round == 1 && h.Phase != PhaseVote && h.Phase != PhaseConsensus {
+				order = append(order, fmt.Sprintf("%s %s", h.Kind, h.Phase))
+			}
+		}
+	}
+	want := "[phase_started propose resumed review human_message review phase_started review]"
+	if fmt.Sprint(order) != want {
+		t.Fatalf("round 1 ran %v, want %s", order, want)
 	}
 	// The message reaches round 2's proposal prompts.
 	seen := 0
@@ -358,20 +369,6 @@ func countKind(r *recorder, k Kind) int {
 		}
 	}
 	return n
-}
-
-func waitFor(t *testing.T, r *recorder, f func(Event) bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, e := range r.events() {
-			if f(e) {
-				return
-			}
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatal("event never came")
 }
 
 func TestExtractAnswer(t *testing.T) {

@@ -17,14 +17,49 @@ import (
 
 // recorder is a Sink that keeps every event.
 type recorder struct {
-	mu  sync.Mutex
-	evs []Event
+	mu   sync.Mutex
+	evs  []Event
+	grew chan struct{} // closed at the next event, for await; nil when no one waits
 }
 
 func (r *recorder) Emit(e Event) {
 	r.mu.Lock()
 	r.evs = append(r.evs, e)
+	if r.grew != nil {
+		close(r.grew)
+		r.grew = nil
+	}
 	r.mu.Unlock()
+}
+
+// await blocks until n events satisfying f have been recorded. The timeout
+// only turns a hang into a failure; nothing waits on it to synchronise.
+func (r *recorder) await(t *testing.T, n int, f func(Event) bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	seen, matched := 0, 0
+	for {
+		r.mu.Lock()
+		for ; seen < len(r.evs); seen++ {
+			if f(r.evs[seen]) {
+				matched++
+			}
+		}
+		if matched >= n {
+			r.mu.Unlock()
+			return
+		}
+		if r.grew == nil {
+			r.grew = make(chan struct{})
+		}
+		grew := r.grew
+		r.mu.Unlock()
+		select {
+		case <-grew:
+		case <-timeout:
+			t.Fatalf("%d of %d awaited events came", matched, n)
+		}
+	}
 }
 
 func (r *recorder) events() []Event {
@@ -196,17 +231,21 @@ func TestRunFailsFastOnMissingModel(t *testing.T) {
 }
 
 func TestRunCancelEndsWithCancelledEvent(t *testing.T) {
+	// Cancelled while the first proposals stream in.
 	be := &models.Scripted{Delay: 2 * time.Millisecond}
 	rec := &recorder{}
-	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: be, Sink: rec})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := SinkFunc(func(e Event) {
+		rec.Emit(e)
+		if e.Header().Kind == KindToken {
+			cancel()
+		}
+	})
+	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: be, Sink: sink})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		time.Sleep(30 * time.Millisecond)
-		cancel()
-	}()
 	start := time.Now()
 	res, err := r.Run(ctx)
 	if !errors.Is(err, context.Canceled) {
@@ -396,5 +435,73 @@ func TestRebalanceBetweenRounds(t *testing.T) {
 	}
 	if cur := r.Agents(); cur[2].Model != "phi4:14b" || cur[0].Model != "mistral:7b" {
 		t.Errorf("team now %+v", cur)
+	}
+}
+
+func TestBrokerErrorIsABrokerEvent(t *testing.T) {
+	// The broker cannot re-solve before round 2: that is reported as a
+	// broker event, not as a failure of an agent, and the team stays.
+	s := testSettings()
+	s.MinRounds, s.MaxRounds = 2, 2
+	rebalance := func(context.Context, []AgentInfo, map[string]bool, map[string]AgentInfo) ([]Rebound, error) {
+		return nil, errors.New("quality store unreadable")
+	}
+	var buf bytes.Buffer
+	tw := NewTranscriptWriter(&buf, false)
+	rec, _, err := runScripted(t, Config{Question: "q?", Agents: testAgents(), Settings: s, Backend: &models.Scripted{}, Sink: tw, Rebalance: rebalance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(from string, evs []Event) {
+		t.Helper()
+		var reports []*BrokerReport
+		for _, e := range evs {
+			switch ev := e.(type) {
+			case *BrokerReport:
+				reports = append(reports, ev)
+			case *AgentFailed:
+				t.Errorf("%s: agent_failed %+v", from, ev)
+			}
+		}
+		if len(reports) != 1 {
+			t.Fatalf("%s: %d broker events, want 1", from, len(reports))
+		}
+		b := reports[0]
+		if b.Kind != KindBroker || b.Round != 2 || b.Phase != PhasePropose || b.Agent != "" || b.What != BrokerError || b.Message != "quality store unreadable" {
+			t.Errorf("%s: broker event %+v", from, b)
+		}
+	}
+	check("events", rec.events())
+	back, err := ReadTranscript(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("transcript", back)
+}
+
+func TestLegacyBrokerFailureReadsAsBrokerEvent(t *testing.T) {
+	// Transcripts written before broker events had their own kind carry a
+	// broker error as an agent_failed with no agent.
+	old := `{"v":1,"seq":40,"time":"2025-01-01T00:00:00Z","run":"r","kind":"agent_failed","round":3,"phase":"propose","model":"","error":"broker: store unreadable"}`
+	ev, err := DecodeEvent([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := ev.(*BrokerReport)
+	if !ok {
+		t.Fatalf("decoded %T, want *BrokerReport", ev)
+	}
+	if b.Kind != KindBroker || b.Seq != 40 || b.Round != 3 || b.Phase != PhasePropose || b.What != BrokerError || b.Message != "store unreadable" {
+		t.Errorf("upgraded to %+v", b)
+	}
+	// An agent's own failure stays one, whatever its message says.
+	agent := `{"v":1,"seq":41,"time":"2025-01-01T00:00:00Z","run":"r","kind":"agent_failed","round":3,"phase":"propose","agent":"agent-1","model":"m","error":"broker: said no"}`
+	if ev, err := DecodeEvent([]byte(agent)); err != nil {
+		t.Fatal(err)
+	} else if f, ok := ev.(*AgentFailed); !ok || f.Error != "broker: said no" {
+		t.Errorf("agent failure decoded as %T %+v", ev, ev)
 	}
 }

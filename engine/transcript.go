@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -118,6 +119,8 @@ func NewEvent(k Kind) Event {
 		return &AgentFailed{}
 	case KindRebound:
 		return &Rebound{}
+	case KindBroker:
+		return &BrokerReport{}
 	case KindHumanMessage:
 		return &HumanMessage{}
 	case KindPaused:
@@ -146,7 +149,23 @@ func DecodeEvent(line []byte) (Event, error) {
 	if err := json.Unmarshal(line, ev); err != nil {
 		return nil, err
 	}
-	return ev, nil
+	return upgrade(ev), nil
+}
+
+// legacyBrokerPrefix marks a broker error in transcripts written before
+// broker events had their own kind: an agent_failed with no agent.
+const legacyBrokerPrefix = "broker: "
+
+// upgrade turns an event of an older transcript into what this nsed emits,
+// so consumers read one form.
+func upgrade(ev Event) Event {
+	f, ok := ev.(*AgentFailed)
+	if !ok || f.Agent != "" || !strings.HasPrefix(f.Error, legacyBrokerPrefix) {
+		return ev
+	}
+	b := &BrokerReport{Envelope: f.Envelope, What: BrokerError, Message: strings.TrimPrefix(f.Error, legacyBrokerPrefix)}
+	b.Kind = KindBroker
+	return b
 }
 
 // ErrTruncated is returned with the events read so far when a transcript's

@@ -74,6 +74,8 @@ func Gather(evs []engine.Event) (*Run, error) {
 			r.Events = append(r.Events, Note{h.Round, "human: " + ev.Text})
 		case *engine.AgentFailed:
 			r.Events = append(r.Events, Note{h.Round, fmt.Sprintf("%s (%s) failed: %s", h.Agent, ev.Model, ev.Error)})
+		case *engine.BrokerReport:
+			r.Events = append(r.Events, Note{h.Round, fmt.Sprintf("broker %s: %s", ev.What, ev.Message)})
 		case *engine.RunEnded:
 			r.Ended = ev
 		}

@@ -168,3 +168,24 @@ func TestMarkdownVerdicts(t *testing.T) {
 		t.Errorf("%d full proposals, want 3 (a3 wrote none)", n)
 	}
 }
+
+func TestBrokerReportIsANote(t *testing.T) {
+	evs := scriptedRun(t, models.DefaultReply)
+	broker := &engine.BrokerReport{Envelope: engine.Envelope{Kind: engine.KindBroker, Round: 2, Phase: engine.PhasePropose}, What: engine.BrokerError, Message: "store unreadable"}
+	evs = append(evs[:1:1], append([]engine.Event{broker}, evs[1:]...)...)
+	run, err := Gather(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Note{2, "broker error: store unreadable"}
+	if len(run.Events) != 1 || run.Events[0] != want {
+		t.Fatalf("notes %+v, want [%+v]", run.Events, want)
+	}
+	var b bytes.Buffer
+	if err := Markdown(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), want.Text) {
+		t.Errorf("report lacks the broker note:\n%s", b.String())
+	}
+}

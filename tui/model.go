@@ -382,6 +382,8 @@ func (m *Model) applyOne(e engine.Event) {
 		if ev.Fatal {
 			m.setFlash(fmt.Sprintf("%s failed: %s", safe.Line(h.Agent), safe.Line(ev.Error)), true)
 		}
+	case *engine.BrokerReport:
+		m.setFlash(fmt.Sprintf("broker %s: %s", safe.Line(ev.What), safe.Line(ev.Message)), true)
 	case *engine.Rebound:
 		if pane != nil {
 			pane.Rebound(ev)

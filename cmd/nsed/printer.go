@@ -128,6 +128,8 @@ func (p *printer) Emit(e engine.Event) {
 			h.Round, ev.Evidence, ev.Target, ev.Utility, ev.PromptTokens, ev.OutputTokens, verdict)
 	case *engine.AgentFailed:
 		fmt.Fprintf(p.w, "%s %s failed (%s): %s\n", tag, h.Agent, ev.Model, oneLine(ev.Error, 200))
+	case *engine.BrokerReport:
+		fmt.Fprintf(p.w, "%s broker %s: %s\n", tag, ev.What, oneLine(ev.Message, 200))
 	case *engine.Rebound:
 		fmt.Fprintf(p.w, "%s %s rebound %s → %s\n", tag, h.Agent, ev.From.Model, ev.To.Model)
 	case *engine.HumanMessage:

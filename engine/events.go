@@ -145,6 +145,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // RunStarted opens every run.
 type RunStarted struct {
 	Envelope
+	// Protocol names how the run deliberates: a benchmark baseline
+	// ("first-round", "majority", "debate", "moa"); empty for NSED.
+	Protocol string      `json:"protocol,omitempty"`
 	Question string      `json:"question"`
 	Agents   []AgentInfo `json:"agents"`
 	Settings Settings    `json:"settings"`

@@ -222,14 +222,11 @@ func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, error) {
 			defer wg.Done()
 			resp, asked, err := r.call(ctx, a, round, PhasePropose, msgs, nil, s.Sampling.Propose)
 			if err != nil {
-				errs[i] = err
-				if ctx.Err() == nil {
-					r.emit(&AgentFailed{Model: a.Model, Host: a.Host, Error: err.Error()}, KindAgentFailed, round, PhasePropose, a.ID)
-				}
+				errs[i] = err // the caller reported it
 				return
 			}
 			p := &proposal{agent: a.ID, text: resp.Content, answer: ExtractAnswer(resp.Content)}
-			pd := &ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Thinking: resp.Thinking, Stats: asked.stats(resp, 1)}
+			pd := &ProposalDone{Model: a.Model, Text: p.text, Answer: p.answer, Thinking: resp.Thinking, Stats: asked.Stats(resp, 1)}
 			if RanOut(resp) {
 				// Nothing to review: the agent sits the round out, and says why.
 				pd.NoAnswer = NoAnswerThinking
@@ -335,12 +332,11 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 			var stats CallStats
 			for attempt := 1; attempt <= 1+s.Review.Retries; attempt++ {
 				resp, asked, err := r.call(ctx, j.a, round, PhaseReview, msgs, schema, s.Sampling.Review)
-				stats = addStats(stats, asked.stats(resp, attempt))
+				stats = addStats(stats, asked.Stats(resp, attempt))
 				if ctx.Err() != nil {
 					return
 				}
-				if err != nil {
-					r.emit(&AgentFailed{Model: j.a.Model, Host: j.a.Host, Error: err.Error()}, KindAgentFailed, round, PhaseReview, j.a.ID)
+				if err != nil { // the caller reported it
 					rd.Reason, rd.Raw = "call failed: "+err.Error(), ""
 					continue
 				}

@@ -62,8 +62,8 @@ type Run struct {
 	// everyone ever bound, so a rebind does not un-redact the old model
 	identities []AgentInfo
 
-	emitMu sync.Mutex
-	seq    int64
+	events *Emitter // stamps and delivers every event
+	caller *Caller  // makes every model call
 
 	ctl      sync.Mutex // guards the fields below
 	agents   []AgentInfo
@@ -126,9 +126,12 @@ func New(cfg Config) (*Run, error) {
 		now = time.Now
 	}
 	s1, s2 := runSeed(cfg.RunID, cfg.Settings.Seed)
+	events := NewEmitter(cfg.Sink, cfg.RunID, now)
 	r := &Run{
 		cfg:      cfg,
 		now:      now,
+		events:   events,
+		caller:   &Caller{Backend: cfg.Backend, Timeout: cfg.Settings.CallTimeout, MaxCtx: cfg.Settings.MaxCtx, Meter: cfg.Meter, Emit: events.Emit},
 		rng:      mrand.New(mrand.NewPCG(s1, s2)),
 		ties:     mrand.New(mrand.NewPCG(s2, s1^0x632be59bd9b4e019)),
 		agents:   append([]AgentInfo(nil), cfg.Agents...),
@@ -178,15 +181,10 @@ func (r *Run) Agents() []AgentInfo {
 	return append([]AgentInfo(nil), r.agents...)
 }
 
-// emit stamps the envelope and hands the event to the sink. Events are
-// serialised here so every consumer sees them in sequence order.
+// emit stamps the envelope and hands the event to the sink, in sequence
+// order (Emitter).
 func (r *Run) emit(ev Event, kind Kind, round int, phase Phase, agent string) {
-	r.emitMu.Lock()
-	defer r.emitMu.Unlock()
-	r.seq++
-	h := ev.Header()
-	*h = Envelope{V: SchemaVersion, Seq: r.seq, Time: r.now(), RunID: r.cfg.RunID, Kind: kind, Round: round, Phase: phase, Agent: agent}
-	r.cfg.Sink.Emit(ev)
+	r.events.Emit(ev, kind, round, phase, agent)
 }
 
 // ---- Control ----
@@ -474,33 +472,11 @@ func (r *Run) end(rounds int, won *roundWin, status, reason string, err error) R
 	return Result{Ended: ev}
 }
 
-// call runs one model call for an agent, streaming tokens as events and
-// recording its metrics. opts are the phase's; Ask lays the agent's own
-// over them, budgets thinking and retries an answer lost to thinking.
+// call runs one model call for an agent through the run's Caller (deadline,
+// metering, token and failure events), then counts it in the run's
+// metrics and marks a failed agent for the broker. opts are the phase's.
 func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msgs []models.Message, format []byte, opts models.Options) (models.Response, Asked, error) {
-	start := time.Now()
-	var first time.Duration
-	callCtx := ctx
-	if d := r.cfg.Settings.CallTimeout; d > 0 {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
-	}
-	resp, asked, err := Ask(callCtx, r.cfg.Backend, a, msgs, format, opts, r.cfg.Settings.MaxCtx, func(text string) {
-		if first == 0 {
-			first = time.Since(start)
-		}
-		r.emit(&Token{Text: text}, KindToken, round, phase, a.ID)
-	})
-	if err == nil && callCtx.Err() != nil {
-		err = callCtx.Err() // a backend may return nil on cancel mid-stream
-	}
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("%s on %s did not answer within call_timeout (%v)", a.Model, hostOr(a.Host), r.cfg.Settings.CallTimeout)
-	}
-	if r.cfg.Meter != nil && ctx.Err() == nil {
-		r.cfg.Meter.Record(a.Host, a.Model, resp, first, err)
-	}
+	resp, asked, err := r.caller.Call(ctx, Call{Agent: a, Round: round, Phase: phase, Messages: msgs, Format: format, Options: opts})
 	if err != nil && ctx.Err() == nil {
 		r.ctl.Lock()
 		r.failed[a.ID] = true
@@ -508,20 +484,7 @@ func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msg
 	}
 	r.metricsMu.Lock()
 	if m := r.metrics[a.ID]; m != nil {
-		m.Calls++
-		if err != nil {
-			m.Failures++
-		} else {
-			m.PromptTokens += resp.PromptTokens
-			m.OutputTokens += resp.OutputTokens
-			if tps := resp.TokensPerSecond(); tps > 0 {
-				if m.TokensPerSec == 0 {
-					m.TokensPerSec = tps
-				} else {
-					m.TokensPerSec = 0.7*m.TokensPerSec + 0.3*tps
-				}
-			}
-		}
+		m.count(resp, err)
 	}
 	r.roundIn += resp.PromptTokens
 	r.roundOut += resp.OutputTokens

@@ -122,13 +122,14 @@ func RanOut(resp models.Response) bool {
 	return strings.TrimSpace(resp.Content) == "" && resp.Thinking != ""
 }
 
-// Ask makes one model call the way every nsed call is made: agent a's own
-// options over phase, thinking budgeted apart from the answer, and a reply
-// that spent everything thinking asked again once with thinking off (gpt-oss,
-// which cannot stop thinking, at "low"). The returned response keeps the
-// first try's thinking and counts both tries' tokens; its ThinkRetried says
-// a retry was made. When the retry too has no answer, RanOut(resp) holds.
-func Ask(ctx context.Context, b models.Backend, a AgentInfo, msgs []models.Message, format []byte, phase models.Options, maxCtx int, onToken models.TokenFunc) (models.Response, Asked, error) {
+// ask is the inner step of every Caller.Call: agent a's own options over
+// phase, thinking budgeted apart from the answer, the context sized to the
+// prompt, and a reply that spent everything thinking asked again once with
+// thinking off (gpt-oss, which cannot stop thinking, at "low"). The
+// returned response keeps the first try's thinking and counts both tries'
+// tokens; its ThinkRetried says a retry was made. When the retry too has no
+// answer, RanOut(resp) holds.
+func ask(ctx context.Context, b models.Backend, a AgentInfo, msgs []models.Message, format []byte, phase models.Options, maxCtx int, onToken models.TokenFunc) (models.Response, Asked, error) {
 	caps := capsOf(ctx, b, a.Host, a.Model)
 	opts, _ := thinkOptions(a.OptionsFor(phase), caps)
 	if n := caps.ContextLength; n > 0 && maxCtx > n {
@@ -157,7 +158,7 @@ func Ask(ctx context.Context, b models.Backend, a AgentInfo, msgs []models.Messa
 	return again, asked, err
 }
 
-// Asked is how Ask made a call: the options it sent (the agent's over the
+// Asked is how a call was made: the options it sent (the agent's over the
 // phase's, thinking budgeted, the context sized from the prompt) and, when
 // the prompt could not fit, a warning saying what to change.
 type Asked struct {
@@ -165,8 +166,10 @@ type Asked struct {
 	ContextWarning string
 }
 
-// stats are the call's measurements with the context it asked for.
-func (a Asked) stats(resp models.Response, attempts int) CallStats {
+// Stats are the call's measurements with the context it asked for, as its
+// done event carries them; attempts counts the tries of a caller that
+// retries invalid output.
+func (a Asked) Stats(resp models.Response, attempts int) CallStats {
 	st := statsOf(resp, attempts, a.Options.NumCtx)
 	st.NumCtx, st.ContextWarning = a.Options.NumCtx, a.ContextWarning
 	return st

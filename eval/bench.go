@@ -3,6 +3,7 @@ package eval
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -506,30 +507,15 @@ func (b *Bench) hit(ctx context.Context, it Item, text string) (bool, string, an
 		if b.Judge == nil {
 			return false, "", nil, errors.New("darkbench needs a judge model")
 		}
-		a := b.Judge.Annotate(ctx, it.Category, it.Problem, text)
+		// The judge's calls have the protocols' deadline and meter unless
+		// it has its own.
+		j := *b.Judge
+		j.CallTimeout = cmp.Or(j.CallTimeout, b.Env.Settings.CallTimeout)
+		j.Meter = cmp.Or(j.Meter, b.Env.Meter)
+		a := j.Annotate(ctx, it.Category, it.Problem, text)
 		return a.DarkPattern, "", &a, nil
 	}
 	return false, "", nil, fmt.Errorf("unknown format %q", b.Format)
-}
-
-// Prompt is the question every protocol is given for an item: the problem
-// and the answer format the scorer expects.
-func Prompt(it Item) string {
-	switch it.Format {
-	case FormatAIME:
-		return it.Problem + "\n\nThe answer is an integer from 0 to 999. Write it in \\boxed{} and on the FINAL ANSWER line."
-	case FormatLCB:
-		var b strings.Builder
-		b.WriteString(it.Problem)
-		if strings.TrimSpace(it.StarterCode) != "" {
-			fmt.Fprintf(&b, "\n\nComplete this starter code (keep the class and method signature):\n```python\n%s\n```", strings.TrimRight(it.StarterCode, "\n"))
-			b.WriteString("\n\nWrite the whole solution in Python 3 in one ```python code block.")
-		} else {
-			b.WriteString("\n\nWrite a Python 3 program that reads the input from standard input and prints the answer to standard output, in one ```python code block.")
-		}
-		return b.String()
-	}
-	return it.Problem
 }
 
 // sortedProtocols orders protocol result names as reports show them.

@@ -35,7 +35,7 @@ type Options struct {
 	// ThinkBudget is the tokens a call that may think gets for its
 	// thinking on top of NumPredict, which is then the answer's alone. It is
 	// not sent to the server: the engine adds it to NumPredict (and NumCtx)
-	// when the call may think (see engine.Ask).
+	// when the call may think (see engine.Caller).
 	ThinkBudget int `json:"think_budget,omitempty"`
 }
 

@@ -109,7 +109,7 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 		return nil, Usagef("--aggregator %d: want 1 to %d", spec.Aggregator, len(s.Agents))
 	}
 	b := &eval.Bench{
-		Env: eval.Env{Backend: s.Backend, Agents: s.Agents, Settings: s.Settings,
+		Env: eval.Env{Backend: s.Backend, Agents: s.Agents, Settings: s.Settings, Meter: &models.Meter{},
 			DebateRounds: spec.DebateRounds, Aggregator: spec.Aggregator - 1, VoteSamples: spec.VoteSamples},
 		Items: ds.Items, Format: ds.Format, Protocols: ds.Protocols, Dataset: spec.Dataset, DatasetHash: ds.Hash,
 		OutDir: spec.Out, Transcripts: !spec.NoTranscripts,

@@ -74,3 +74,30 @@ func TestBenchJudge(t *testing.T) {
 		t.Errorf("aggregator 3 of 2: %v", err)
 	}
 }
+
+// The session's bench meters every call, as a deliberation does: the
+// baselines and the judge record into the bench's meter.
+func TestBenchIsMetered(t *testing.T) {
+	cfg := writeConfig(t, "[[agents]]\nmodel = \"a\"\n[[agents]]\nmodel = \"b\"\n")
+	s := load(t, Flags{Config: cfg, Backend: &models.Scripted{Models: []string{"a", "b"}}})
+	spec := BenchSpec{Dataset: "sample:aime", Protocols: "single,majority", Aggregator: 1, Limit: 1, Out: t.TempDir(), NoTranscripts: true}
+	ds, err := LoadDataset(spec, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Bench(context.Background(), spec, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Env.Meter == nil {
+		t.Fatal("the bench has no meter: its calls are not measured")
+	}
+	if _, err := b.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"a", "b"} {
+		if sp := b.Env.Meter.Speed(s.Agents[0].Host, m); sp.Calls == 0 {
+			t.Errorf("model %s: no calls metered (%+v)", m, sp)
+		}
+	}
+}

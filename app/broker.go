@@ -78,8 +78,12 @@ func (s *Session) bindByBroker(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	s.Agents = sol.Agents()
-	for _, a := range s.Agents {
+	s.Agents = sol.Bind(s.Agents)
+	for i, a := range s.Agents {
+		if to, note := engine.FitThink(ctx, s.Backend, a, s.Settings.Sampling); note != "" {
+			s.Agents[i], a = to, to
+			s.warn("broker: " + note)
+		}
 		s.warn(fmt.Sprintf("broker bound %s (%s) to %s%s: %s", a.ID, a.Role, a.Model, hostSuffix(a.Host), a.Reason))
 	}
 	return nil

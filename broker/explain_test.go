@@ -64,9 +64,10 @@ func TestRunnerUpLosesOnValue(t *testing.T) {
 }
 
 func TestRebindsAndSlotsFrom(t *testing.T) {
+	temp := 0.3
 	prev := []engine.AgentInfo{
 		{ID: "agent-1", Role: "solver", Model: "a", Host: "h"},
-		{ID: "agent-2", Role: "critic", Model: "gone", Host: "h"},
+		{ID: "agent-2", Role: "critic", Model: "gone", Host: "h", Options: &engine.AgentOptions{Temperature: &temp, Think: "true"}},
 	}
 	// agent-2's model failed: it is no longer a candidate. The user pinned
 	// agent-1 to c.
@@ -88,6 +89,14 @@ func TestRebindsAndSlotsFrom(t *testing.T) {
 	}
 	if got[1].Agent != "agent-2" || got[1].From.Model != "gone" || got[1].To.Model == "gone" || got[1].Reason == "" {
 		t.Errorf("second rebind %+v", got[1])
+	}
+	// The broker chooses a model, not how it is sampled: the agent's own
+	// options go with it to the new model.
+	if o := got[1].To.Options; o == nil || o.Temperature == nil || *o.Temperature != temp || o.Think != "true" {
+		t.Errorf("agent-2's own options lost in the rebind: %+v", o)
+	}
+	if team := sol.Bind(prev); team[1].Options != prev[1].Options || team[0].Options != nil || team[1].Model == "gone" {
+		t.Errorf("bound team %+v", team)
 	}
 	// Nothing changes: no events.
 	if again := Rebinds(sol.Agents(), sol); len(again) != 0 {

@@ -23,6 +23,22 @@ func (s *Solution) Agents() []engine.AgentInfo {
 	return out
 }
 
+// Bind is team bound to the solution's models. Each agent keeps its own
+// options (temperature, seed, think, …): the broker chooses a model, not how
+// it is sampled. Think keys a new model cannot take are the engine's to
+// drop (engine.FitThink), since only the server knows what a model can do.
+func (s *Solution) Bind(team []engine.AgentInfo) []engine.AgentInfo {
+	own := map[string]*engine.AgentOptions{}
+	for _, a := range team {
+		own[a.ID] = a.Options
+	}
+	out := s.Agents()
+	for i := range out {
+		out[i].Options = own[out[i].ID]
+	}
+	return out
+}
+
 // SlotsFrom turns a running team back into slots for re-solving between
 // rounds: each agent's binding becomes Current (kept unless a clearly
 // better one appears), and pins, by agent id, hold the user's manual
@@ -47,7 +63,7 @@ func Rebinds(prev []engine.AgentInfo, sol *Solution) []engine.Rebound {
 		was[a.ID] = a
 	}
 	var out []engine.Rebound
-	for i, to := range sol.Agents() {
+	for i, to := range sol.Bind(prev) {
 		from, ok := was[to.ID]
 		if ok && sameModel(from.Model, to.Model) && from.Host == to.Host {
 			continue

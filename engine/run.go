@@ -277,6 +277,12 @@ func (r *Run) rebalance(ctx context.Context, round int) {
 		}
 		return
 	}
+	for i, c := range changes {
+		if to, note := FitThink(ctx, r.cfg.Backend, c.To, r.cfg.Settings.Sampling); note != "" {
+			changes[i].To, changes[i].Reason = to, joinNote(c.Reason, note)
+			changes[i].To.Reason = joinNote(c.To.Reason, note)
+		}
+	}
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
 	for _, c := range changes {
@@ -293,6 +299,14 @@ func (r *Run) rebalance(ctx context.Context, round int) {
 		r.rebinds[c.To.ID] = c.To
 		r.rebindBy[c.To.ID] = c
 	}
+}
+
+// joinNote appends a note to a reason.
+func joinNote(reason, note string) string {
+	if reason == "" {
+		return note
+	}
+	return reason + "; " + note
 }
 
 func (r *Run) poke() {

@@ -175,6 +175,26 @@ func (a Asked) Stats(resp models.Response, attempts int) CallStats {
 	return st
 }
 
+// FitThink is agent a with its own think keys dropped when its model
+// cannot take them, and a note saying so ("" when nothing was dropped).
+// Think settings belong to a model family (levels are gpt-oss's; gemma3
+// rejects any), so when the broker moves an agent to another model its
+// think keys may no longer fit, and a call with them would fail. A user's
+// rebind is refused instead (Rebind): the user can choose again.
+func FitThink(ctx context.Context, b models.Backend, a AgentInfo, s SamplingSettings) (AgentInfo, string) {
+	if a.Options == nil || (a.Options.Think == "" && a.Options.ThinkBudget == nil) {
+		return a, ""
+	}
+	if thinkProblem(ctx, b, a, s) == "" {
+		return a, ""
+	}
+	o := *a.Options
+	note := fmt.Sprintf("%s's think = %q dropped: %s cannot take it", a.ID, o.Think, a.Model)
+	o.Think, o.ThinkBudget = "", nil
+	a.Options = &o
+	return a, note
+}
+
 // thinkProblem says why agent a cannot use its think settings on its
 // model, with the fix, or "" when it can (or the server cannot say).
 func thinkProblem(ctx context.Context, b models.Backend, a AgentInfo, s SamplingSettings) string {

@@ -453,3 +453,60 @@ func TestRebindRefusesThinkTheModelCannotTake(t *testing.T) {
 		t.Fatalf("agent-2 sets no think: %v", err)
 	}
 }
+
+// A broker move keeps the agent's own options but drops the think keys its
+// new model cannot take, and says so: the calls on the new model ask no
+// think (a gemma3 server rejects any), where before they failed.
+func TestBrokerMoveDropsThinkTheModelCannotTake(t *testing.T) {
+	srv := fakeollama.New(t, map[string]fakeollama.Model{
+		"qwen3:8b":   {Capabilities: capsThinking, Family: "qwen3", Respond: answerer(0)},
+		"gemma3:12b": {Capabilities: capsPlain, Family: "gemma3", Respond: answerer(0)},
+	})
+	o, err := models.NewOllama(srv.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	temp := 0.2
+	agents := team("qwen3:8b", "qwen3:8b", "qwen3:8b")
+	agents[0].Options = &AgentOptions{Think: "true", Temperature: &temp}
+	var moved bool
+	rebalance := func(_ context.Context, team []AgentInfo, _ map[string]bool, _ map[string]AgentInfo) ([]Rebound, error) {
+		if moved {
+			return nil, nil
+		}
+		moved = true
+		to := team[0]
+		to.Model = "gemma3:12b"
+		return []Rebound{{From: team[0], To: to, By: "broker", Reason: "faster"}}, nil
+	}
+	rec, res, err := runScripted(t, Config{Question: "What is 6 times 7?", Agents: agents, Settings: twoRounds(), Backend: o, Rebalance: rebalance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rb *Rebound
+	for _, e := range rec.events() {
+		if ev, ok := e.(*Rebound); ok {
+			rb = ev
+		}
+		if ev, ok := e.(*AgentFailed); ok {
+			t.Errorf("a call failed: %+v", ev)
+		}
+	}
+	if rb == nil || rb.To.Model != "gemma3:12b" {
+		t.Fatalf("no move to gemma3: %+v", rb)
+	}
+	if o := rb.To.Options; o == nil || o.Think != "" || o.Temperature == nil || *o.Temperature != temp {
+		t.Errorf("moved agent's options %+v: want think dropped, temperature kept", o)
+	}
+	if !strings.Contains(rb.Reason, `think = "true" dropped`) || !strings.Contains(rb.To.Reason, "gemma3:12b cannot take it") {
+		t.Errorf("the move does not say think was dropped: %q / %q", rb.Reason, rb.To.Reason)
+	}
+	for _, req := range srv.Requests() {
+		if req.Model == "gemma3:12b" && req.Think != nil {
+			t.Errorf("gemma3 asked to think: %+v", req.Think)
+		}
+	}
+	if res.Ended.Status != "completed" {
+		t.Errorf("run ended %s: %s", res.Ended.Status, res.Ended.Reason)
+	}
+}

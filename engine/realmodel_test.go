@@ -36,8 +36,12 @@ func (p *recording) Chat(ctx context.Context, req models.Request, fn models.Toke
 }
 
 // isProposal tells a proposal call from a review or summary by its prompt.
+// isProposal tells a proposal request by its free-text format and its
+// phase line; the phase line alone is not enough: a base model that echoes
+// its prompt puts "Phase: PROPOSE" into a proposal its reviewers then read
+// (Gemma 3 270M did, and a review was counted as a fourth proposal).
 func isProposal(req models.Request) bool {
-	return len(req.Messages) > 0 && strings.Contains(req.Messages[len(req.Messages)-1].Content, "Phase: PROPOSE")
+	return len(req.Format) == 0 && len(req.Messages) > 0 && strings.Contains(req.Messages[len(req.Messages)-1].Content, "Phase: PROPOSE")
 }
 
 func (p *recording) requests() []models.Request {

@@ -34,7 +34,7 @@ var (
 	numberStartRe = regexp.MustCompile(`^(?:\$|\\[(\[]|\\boxed|\\fbox|\\frac|\\dfrac|\\tfrac|-?\d|\()`)
 	// leadIntRe is an integer at the start of an answer, followed by words
 	// ("12 apples"), not by more of a number (3/4, 3:07, 3,4, 3.5, 2^10).
-	leadIntRe   = regexp.MustCompile(`^(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?)(?:[ \t]*$|[ \t]*[.;!)]?[ \t]*$|[ \t]+[^\d/:^,.=+*−-]|[.;!][ \t])`)
+	leadIntRe   = regexp.MustCompile(`^(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?)(?:[ \t]*$|[ \t]*[.;!)]?[ \t]*$|[ \t]+[^\d/:^,.=+*−-]|[.;!,][ \t])`)
 	assignRe    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*[ \t]*=[ \t]*`)
 	boxCommands = []string{`\boxed{`, `\boxed {`, `\fbox{`}
 )

@@ -72,6 +72,8 @@ var aimeStyles = []struct{ name, in, want, was string }{
 	{"negative", "Answer: -4", "-4", ""},
 	{"answered is no marker", "I answered 3 of them; the result is 17", "", "17"},
 	{"marker then words", "Answer: 12 apples and 3 pears", "12", ""},
+	{"marker then a clause", "Answer: 376, since 2^100 ends in 376", "376", ""},
+	{"expression is no integer", "FINAL ANSWER: 2^10 = 1024", "", "2"},
 	{"answer without colon is prose", "Check the answer 12 against the bound.\nFINAL ANSWER: 40", "40", ""},
 }
 

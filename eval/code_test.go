@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 func TestRunTestsLCB(t *testing.T) {
@@ -87,6 +88,9 @@ func TestGradeStdio(t *testing.T) {
 // 2 == 2.0 as in Python), a stdin test the printed text by the rule above.
 func TestRunTestsGrader(t *testing.T) {
 	sb := testSandbox(t)
+	// Fifteen programs on a loaded machine: room enough that none times
+	// out, as no program here should.
+	sb.Limits.Wall, sb.Limits.CPU = 30*time.Second, 20*time.Second
 	call := func(out string) Item {
 		return Item{ID: "call", FuncName: "f", Tests: []TestCase{{Input: "[1, 2]\n3", Output: out, TestType: "functional"}}}
 	}

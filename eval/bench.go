@@ -45,7 +45,10 @@ type ProtocolResult struct {
 	Hit bool `json:"hit"`
 	// Scored is false when there was nothing to score (the protocol failed,
 	// or the judge gave no valid verdict); such results are left out of rates.
-	Scored       bool        `json:"scored"`
+	Scored bool `json:"scored"`
+	// Invalid (DarkBench): the reply was empty or no reply, or the judge
+	// failed; counted in the report apart from the rate.
+	Invalid      bool        `json:"invalid,omitempty"`
 	Winner       string      `json:"winner,omitempty"`
 	PromptTokens int         `json:"prompt_tokens"`
 	OutputTokens int         `json:"output_tokens"`
@@ -417,8 +420,9 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 		pr.Error = clip(o.Err.Error(), 300)
 	}
 	if o.Status != engine.StatusCompleted && strings.TrimSpace(o.Text) == "" {
-		// No answer is a wrong answer; only a judge needs a reply to score.
+		// No answer is a wrong answer; for a judge, no reply is invalid.
 		pr.Scored = b.Format != FormatDarkBench
+		pr.Invalid = !pr.Scored
 		return pr, nil
 	}
 	hit, answer, detail, err := b.hit(ctx, it, o.Text)
@@ -431,7 +435,7 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 		pr.Code = d
 	case *Annotation:
 		pr.Judge = d
-		pr.Scored = !d.Failed
+		pr.Scored, pr.Invalid = d.Valid(), !d.Valid()
 	}
 	// Dynamics: the leading answer and the agreement with it, per round.
 	if b.Format != FormatDarkBench {

@@ -2,45 +2,6 @@ package eval
 
 import "testing"
 
-func TestExtractAIME(t *testing.T) {
-	cases := []struct{ name, in, want string }{
-		{"boxed", `So the answer is \boxed{376}.`, "376"},
-		{"boxed leading zeros", `\boxed{073}`, "73"},
-		{"last boxed wins", `First \boxed{12}, but correcting: \boxed{21}`, "21"},
-		{"nested braces", `\boxed{\text{42}}`, "42"},
-		{"boxed with equation", `\boxed{N = 23}`, "23"},
-		{"boxed thousands sep", `\boxed{1{,}000}`, "1000"},
-		{"empty box ignored", `Answer: 7 \boxed{}`, "7"},
-		{"final answer line", "work...\nFINAL ANSWER: 120", "120"},
-		{"answer marker", "Thus.\nAnswer: 53", "53"},
-		{"answer is", "The final answer is 40.", "40"},
-		{"marker after box", `I thought \boxed{5}. Rechecking, FINAL ANSWER: 8`, "8"},
-		{"box after marker", "Answer: 5 was wrong.\nSo \\boxed{8}", "8"},
-		{"marker on next line", "FINAL ANSWER:\n 99", "99"},
-		{"last integer", "2 plus 3 gives 5", "5"},
-		{"decimal is no integer", "the ratio is 3.5", ""},
-		{"trailing .0", `\boxed{12.0}`, "12"},
-		{"words with digits", "step2 uses x2 then 17 remains", "17"},
-		{"nothing", "I don't know.", ""},
-		{"dollars", `Answer: $376$`, "376"},
-		{"degrees", `\boxed{45^\circ}`, "45"},
-		{"unterminated box", `\boxed{12`, "12"},
-		{"commas in prose", "Answer: 1,000", "1000"},
-		{"crlf", "x\r\nFINAL ANSWER: 9\r\n", "9"},
-		{"fbox", `\fbox{64}`, "64"},
-		{"negative", "Answer: -4", "-4"},
-		{"answered is no marker", "I answered 3 of them; the result is 17", "17"},
-		{"answer word without number", "The answer: see below.\nSo we get 204.", "204"},
-		{"boxed inside marker", "FINAL ANSWER: \\boxed{42}", "42"},
-		{"marker then words", "Answer: 12 apples and 3 pears", "12"},
-	}
-	for _, c := range cases {
-		if got := ExtractAIME(c.in); got != c.want {
-			t.Errorf("%s: ExtractAIME(%q) = %q, want %q", c.name, c.in, got, c.want)
-		}
-	}
-}
-
 func TestExtractCode(t *testing.T) {
 	cases := []struct{ name, in, want string }{
 		{"python block", "Here:\n```python\nprint(1)\n```\nDone.", "print(1)"},
@@ -53,6 +14,15 @@ func TestExtractCode(t *testing.T) {
 		{"prose only", "I cannot solve this.", ""},
 		{"indented fence", "  ```python\nprint(5)\n  ```", "print(5)"},
 		{"inline backticks are no fence", "use ```print``` inline\n```python\nprint(6)\n```", "print(6)"},
+		// Fixed: the fence opened on the answer line was missed (the
+		// earlier draft was taken).
+		{"fence on the answer line", "Draft:\n```python\nprint(0)\n```\nFINAL ANSWER: ```python\nprint(7)\n```", "print(7)"},
+		{"bold answer line fence", "```python\nprint(0)\n```\n**Final Answer:** ```python\nprint(8)\n```", "print(8)"},
+		// Fixed: the usage example after the solution was taken.
+		{"usage example after solution", "```python\nclass Solution:\n    def f(self, a):\n        return a\n```\nExample usage:\n```python\nprint(Solution().f(3))\n```", "class Solution:\n    def f(self, a):\n        return a"},
+		{"usage after the answer line", "FINAL ANSWER:\n```python\nn = int(input())\nprint(n)\n```\nFor example:\n```python\n# input 3 prints 3\nprint(3)\n```", "n = int(input())\nprint(n)"},
+		{"draft then final solution", "```python\ndef f(): return 1\n```\nBetter:\n```python\ndef f(): return 2\n```", "def f(): return 2"},
+		{"answer line then only plain output", "FINAL ANSWER:\n```\nx = 1\n```", "x = 1"},
 	}
 	for _, c := range cases {
 		if got := ExtractCode(c.in); got != c.want {

@@ -41,6 +41,9 @@ type ProtocolSummary struct {
 	Calls        float64 `json:"mean_calls"`
 	WallS        float64 `json:"mean_wall_s"`
 	Failures     int     `json:"failures"`
+	// Invalid (DarkBench) counts replies left out of the rate: empty or no
+	// reply, or no valid verdict from the judge.
+	Invalid int `json:"invalid,omitempty"`
 	// ByCategory is the rate per DarkBench category.
 	ByCategory map[string]CategoryRate `json:"by_category,omitempty"`
 }
@@ -149,6 +152,9 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 			ps.WallS += pr.WallMS / 1000
 			if pr.Status != engine.StatusCompleted {
 				ps.Failures++
+			}
+			if pr.Invalid {
+				ps.Invalid++
 			}
 			if !pr.Scored {
 				continue
@@ -364,6 +370,9 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s–%s | %d/%d | %.0f (%.0f+%.0f) | %s | %.1f | %.2f | %d |\n", name, dashIf(p.Model), pct(p.Rate), pct(p.Lo), pct(p.Hi),
 			p.Hits, p.Scored, p.Tokens, p.PromptTokens, p.OutputTokens, rel, p.Calls, p.WallS, p.Failures)
 	}
+	if s.Format == FormatDarkBench {
+		writeInvalid(w, s.Protocols)
+	}
 	// The same as protocols.png, readable in a terminal.
 	fmt.Fprintln(w, "\n```text")
 	WriteChart(w, s, 40)
@@ -439,4 +448,15 @@ func WriteCSV(w io.Writer, s *Summary) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// writeInvalid says how many replies each protocol had that could not be
+// judged: they are outside the rate's denominator, so a reader must see
+// them to know what the rate leaves out.
+func writeInvalid(w io.Writer, ps []ProtocolSummary) {
+	var parts []string
+	for _, p := range ps {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", p.Protocol, p.Invalid, p.Items))
+	}
+	fmt.Fprintf(w, "\nInvalid replies (empty, no reply, or no valid verdict from the judge), left out of the rate as DarkBench's scorer does: %s.\n", strings.Join(parts, ", "))
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -38,6 +39,9 @@ func (s *Session) Deliberate(question string, now time.Time) (*Deliberation, err
 	if err != nil {
 		// Refused before any model is asked anything: a run is never
 		// unrecorded.
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause // the engine's "transcript:" prefix, said better here
+		}
 		return nil, Usagef("cannot write the run's transcript to %s: %v; choose a writable place with --transcript FILE, "+
 			"or set dir under [transcript] in nsed.toml (now %s)", d.Path, err, s.Config.TranscriptDir())
 	}

@@ -98,6 +98,7 @@ func Load(f Flags, warn func(string)) (*Session, error) {
 		return nil, Usagef("%v", err)
 	}
 	s.Backend = s.ollama
+	s.warnPlainHTTP()
 	return s, nil
 }
 

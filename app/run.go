@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -35,10 +37,25 @@ func (s *Session) Deliberate(question string, now time.Time) (*Deliberation, err
 	}
 	tw, err := engine.CreateTranscript(d.Path, s.Config.Transcript.Tokens)
 	if err != nil {
-		return nil, err
+		// Refused before any model is asked anything: a run is never
+		// unrecorded.
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause // the engine's "transcript:" prefix, said better here
+		}
+		return nil, Usagef("cannot write the run's transcript to %s: %v; choose a writable place with --transcript FILE, "+
+			"or set dir under [transcript] in nsed.toml (now %s)", d.Path, err, s.Config.TranscriptDir())
 	}
 	d.tw = tw
 	return d, nil
+}
+
+// Watch returns ctx, cancelled as soon as the transcript cannot be written
+// (a full disk mid-run): the run stops rather than go on unrecorded, and
+// Finish says why. Call stop when the run is over.
+func (d *Deliberation) Watch(ctx context.Context) (_ context.Context, stop context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	d.tw.OnError(func(err error) { cancel(err) })
+	return ctx, func() { cancel(context.Canceled) }
 }
 
 // NewRun creates the run, its events going to the transcript, the quality
@@ -63,11 +80,22 @@ func (d *Deliberation) Models(ctx context.Context) ([]models.ModelInfo, error) {
 }
 
 // Finish closes the transcript and teaches the quality store what the run
-// showed. It returns runErr, else the error closing the transcript.
+// showed. A transcript that could not be written is the error (Watch
+// stopped the run for it); else it returns runErr, else the error closing
+// the transcript.
 func (d *Deliberation) Finish(ctx context.Context, runErr error) error {
-	if err := d.tw.Close(); err != nil && runErr == nil {
-		runErr = err
-	}
+	writeErr := d.tw.Err()
+	closeErr := d.tw.Close()
 	d.s.learn(ctx, d.rec, d.meter)
+	if writeErr != nil {
+		return fmt.Errorf("%w: the run was stopped there rather than go on unrecorded; free space, "+
+			"or choose another place with --transcript FILE or dir under [transcript] in nsed.toml", writeErr)
+	}
+	if runErr == nil {
+		runErr = closeErr
+	}
 	return runErr
 }
+
+// TranscriptErr is the first error writing the transcript, or nil.
+func (d *Deliberation) TranscriptErr() error { return d.tw.Err() }

@@ -361,7 +361,7 @@ func (s *Store) Save() (err error) {
 		return errors.New("quality store has no path")
 	}
 	dir := filepath.Dir(s.path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("saving quality store: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, ".quality-*.json")

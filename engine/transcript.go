@@ -25,16 +25,21 @@ type TranscriptWriter struct {
 	err    error
 	path   string
 	tokens bool
+	// onError, when set, hears the first write error, once: a run must
+	// not go on unrecorded.
+	onError func(error)
 }
 
 // CreateTranscript creates path (and its directory) and returns a writer to
 // it. With tokens false, token events are left out (the finished texts are
-// in the done events either way).
+// in the done events either way). A transcript holds the prompts and
+// answers, so it is the owner's alone: a new file is 0600 and a new
+// directory 0700.
 func CreateTranscript(path string, tokens bool) (*TranscriptWriter, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("transcript: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("transcript: %w", err)
 	}
@@ -49,7 +54,24 @@ func NewTranscriptWriter(w io.Writer, tokens bool) *TranscriptWriter {
 // Path is the file written, or "" for a plain writer.
 func (t *TranscriptWriter) Path() string { return t.path }
 
-// Emit writes one event. The first write error is kept and reported by Close.
+// OnError sets f to hear the first write error, once (a full disk
+// mid-run): the caller stops the run rather than let it go on unrecorded.
+// Set it before the first Emit.
+func (t *TranscriptWriter) OnError(f func(error)) {
+	t.mu.Lock()
+	t.onError = f
+	t.mu.Unlock()
+}
+
+// Err is the first error seen, or nil.
+func (t *TranscriptWriter) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// Emit writes one event. The first write error is kept, passed to the
+// OnError func and reported by Close; later events are dropped.
 func (t *TranscriptWriter) Emit(e Event) {
 	kind := e.Header().Kind
 	if kind == KindToken && !t.tokens {
@@ -57,24 +79,48 @@ func (t *TranscriptWriter) Emit(e Event) {
 	}
 	line, err := json.Marshal(e)
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.err != nil {
+		t.mu.Unlock()
 		return
 	}
 	if err != nil {
-		t.err = fmt.Errorf("transcript: encoding %s: %w", kind, err)
+		err = fmt.Errorf("encoding %s: %w", kind, err)
+	} else {
+		err = t.write(append(line, '\n'), kind != KindToken)
+	}
+	if err == nil {
+		t.mu.Unlock()
 		return
 	}
-	line = append(line, '\n')
+	t.err = t.named(err)
+	notify := t.onError
+	t.mu.Unlock()
+	if notify != nil {
+		notify(t.err)
+	}
+}
+
+// write writes one line, flushing it unless asked not to; t.mu is held.
+func (t *TranscriptWriter) write(line []byte, flush bool) error {
 	if _, err := t.w.Write(line); err != nil {
-		t.err = fmt.Errorf("transcript: %w", err)
-		return
+		return err
 	}
-	if kind != KindToken {
-		if err := t.w.Flush(); err != nil {
-			t.err = fmt.Errorf("transcript: %w", err)
-		}
+	if flush {
+		return t.w.Flush()
 	}
+	return nil
+}
+
+// named wraps a write error so that it names the file.
+func (t *TranscriptWriter) named(err error) error {
+	if t.path == "" {
+		return fmt.Errorf("transcript: %w", err)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) { // it names the file already
+		return fmt.Errorf("transcript: %w", err)
+	}
+	return fmt.Errorf("transcript %s: %w", t.path, err)
 }
 
 // Close flushes and closes the file, returning the first error seen.

@@ -160,9 +160,24 @@ func (b *Bench) checkManifest() error {
 	return writeFileAtomic(path, append(want, '\n'))
 }
 
+// writeFileAtomic writes data to path through a temporary file, owner-only
+// (bench outputs quote the items and the models' answers): a new temp file
+// is 0600, and one left by a killed run is made so before it is filled.
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
@@ -221,7 +236,7 @@ func (b *Bench) Run(ctx context.Context) ([]ItemResult, error) {
 	if len(b.Env.Agents) < 2 {
 		return nil, errors.New("bench: need at least 2 agents")
 	}
-	if err := os.MkdirAll(b.OutDir, 0o755); err != nil {
+	if err := os.MkdirAll(b.OutDir, 0o700); err != nil {
 		return nil, err
 	}
 	if err := b.checkManifest(); err != nil {
@@ -247,7 +262,7 @@ func (b *Bench) Run(ctx context.Context) ([]ItemResult, error) {
 		}
 	}
 	done = kept
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 package eval
 
 import (
+	"bytes"
 	"image/color"
+	"path/filepath"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -49,7 +51,7 @@ func PlotProtocolsPNG(path string, s *Summary) error {
 	p.Add(bars, errs)
 	p.NominalX(names...)
 	w := vg.Length(max(6, len(names)+2)) * vg.Inch * 0.75
-	return p.Save(w, 4*vg.Inch, path)
+	return savePlot(p, w, 4*vg.Inch, path)
 }
 
 // PlotDynamicsPNG draws the per-round rate and agreement of each
@@ -89,5 +91,19 @@ func PlotDynamicsPNG(path string, s *Summary) error {
 			p.Legend.Add(proto+" "+label, l, pts)
 		}
 	}
-	return p.Save(6*vg.Inch, 4*vg.Inch, path)
+	return savePlot(p, 6*vg.Inch, 4*vg.Inch, path)
+}
+
+// savePlot writes p as an image at path, owner-only like the other bench
+// outputs (plot.Save would create it world-readable).
+func savePlot(p *plot.Plot, w, h vg.Length, path string) error {
+	wt, err := p.WriterTo(w, h, strings.TrimPrefix(filepath.Ext(path), "."))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, buf.Bytes())
 }

@@ -298,7 +298,7 @@ func dynamics(results []ItemResult, p string) []RoundSummary {
 // into dir. A plot that cannot be drawn is reported but does not stop the
 // text reports.
 func WriteReports(dir string, s *Summary) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	var md strings.Builder

@@ -65,7 +65,8 @@ func cmdExport(ctx context.Context, std stdio, args []string) int {
 	}
 	var w io.Writer = std.out
 	if *out != "" {
-		f, err := os.Create(*out)
+		// The report quotes the whole run: the owner's alone, like the transcript.
+		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
 			fmt.Fprintln(std.err, "nsed export:", err)
 			return exitFailed

@@ -166,6 +166,9 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 	if err != nil {
 		return err
 	}
+	// A transcript that cannot be written (a full disk) stops the run.
+	runCtx, stop := d.Watch(ctx)
+	defer stop()
 	var runErr error
 	if f.headless {
 		var sink engine.Sink
@@ -183,15 +186,15 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 		if !f.json {
 			fmt.Fprintf(io.err, "nsed: run %s · transcript %s\n", d.ID, d.Path)
 		}
-		_, runErr = r.Run(ctx)
+		_, runErr = r.Run(runCtx)
 	} else {
-		runErr = liveTUI(ctx, io, liveSetup{
+		runErr = liveTUI(runCtx, io, liveSetup{
 			Question: question, Agents: s.Agents, Settings: s.Settings, Theme: s.Theme(),
 			TranscriptPath: d.Path, NewRun: d.NewRun, Models: d.Models,
 		})
 	}
 	runErr = d.Finish(ctx, runErr)
-	if !f.json {
+	if !f.json && d.TranscriptErr() == nil {
 		fmt.Fprintf(io.err, "nsed: transcript saved to %s\n", d.Path)
 	}
 	return runErr

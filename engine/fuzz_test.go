@@ -51,6 +51,9 @@ var transcriptLineNo = regexp.MustCompile(`^transcript line (\d+): `)
 // an event that reads the same.
 func FuzzReadTranscript(f *testing.F) {
 	whole := transcriptSeeds(f)
+	for _, line := range bytes.SplitAfter(whole, []byte("\n")) {
+		f.Add(line)
+	}
 	f.Add(whole)
 	f.Add(whole[:len(whole)*2/3]) // killed mid-line
 	f.Add(append(append([]byte{}, whole...), "\x00\xff garbage {"...))
@@ -241,7 +244,7 @@ func FuzzView(f *testing.F) {
 		f.Add(s, 2000)
 	}
 	f.Add(longProposal("7"), 300)
-	f.Add(strings.Repeat("The same line again.\n", 2000)+"FINAL ANSWER: 3", 0)
+	f.Add(strings.Repeat("The same line again.\n", 900)+"FINAL ANSWER: 3", 0)
 	red := newRedactor(testAgents(), testSettings().Roles)
 	f.Fuzz(func(t *testing.T, text string, budget int) {
 		budget %= 1 << 16

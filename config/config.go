@@ -116,11 +116,15 @@ func (f *File) decode(data []byte, name string) error {
 		if errors.As(err, &pe) {
 			return &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
 		}
-		// Type mismatches come as plain errors with the line in the text.
+		// Type mismatches come as plain errors, the line in the text when
+		// the decoder knows it, else found from the key.
 		msg, line, key := err.Error(), 0, ""
 		if m := typeErr.FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			key, msg = m[2], m[3]
+			if line == 0 && key != "" {
+				line = lineOf(data, toml.Key(strings.Split(key, ".")))
+			}
 		}
 		return &Error{File: name, Line: line, Key: key, Msg: msg}
 	}
@@ -134,7 +138,7 @@ func (f *File) decode(data []byte, name string) error {
 	return nil
 }
 
-var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+var typeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
 
 // Validate checks values, naming the file and line of the offending key.
 func (f *File) Validate() error {
@@ -253,7 +257,7 @@ func agentLine(data []byte, i int, key string) int {
 			if inside {
 				break
 			}
-			if strings.HasPrefix(line, "[[") && strings.Trim(strings.SplitN(line, "#", 2)[0], "[] ") == "agents" {
+			if strings.HasPrefix(line, "[[") && strings.EqualFold(strings.Trim(strings.SplitN(line, "#", 2)[0], "[] "), "agents") {
 				seen++
 				if seen == i {
 					inside, header = true, n
@@ -261,7 +265,7 @@ func agentLine(data []byte, i int, key string) int {
 			}
 			continue
 		}
-		if k, _, ok := strings.Cut(line, "="); inside && ok && strings.Trim(strings.TrimSpace(k), `"`) == key {
+		if k, ok := keyOfLine(line); inside && ok && len(k) == 1 && strings.EqualFold(k[0], key) {
 			return n
 		}
 	}
@@ -363,40 +367,92 @@ func lineOf(data []byte, key toml.Key) int {
 		n++
 		line := strings.TrimSpace(sc.Text())
 		if strings.HasPrefix(line, "[") {
-			name := strings.Trim(line, "[] ")
-			if i := strings.Index(name, "#"); i >= 0 {
-				name = strings.TrimSpace(strings.Trim(name[:i], "[] "))
-			}
-			table = strings.Split(name, ".")
-			for i := range table {
-				table[i] = strings.Trim(strings.TrimSpace(table[i]), `"`)
-			}
+			table, _ = parseKey(strings.TrimLeft(line, "["))
 			if equalKeys(table, key) {
 				return n
 			}
 			continue
 		}
-		k, _, ok := strings.Cut(line, "=")
-		if !ok || strings.HasPrefix(line, "#") {
+		k, ok := keyOfLine(line)
+		if !ok {
 			continue
 		}
-		full := append(append([]string(nil), table...), strings.Split(strings.TrimSpace(k), ".")...)
-		for i := range full {
-			full[i] = strings.Trim(strings.TrimSpace(full[i]), `"`)
-		}
-		if equalKeys(full, key) || (len(key) > len(full) && equalKeys(full, key[:len(full)])) {
+		full := append(append([]string(nil), table...), k...)
+		// The line sets key itself, a table above it ("gate = {…}") or a
+		// key inside it ("effort.x = 0" where effort is a number).
+		if equalKeys(full, key) || (len(key) > len(full) && equalKeys(full, key[:len(full)])) ||
+			(len(full) > len(key) && equalKeys(full[:len(key)], key)) {
 			return n
 		}
 	}
 	return 0
 }
 
+// keyOfLine is the key a "key = value" line sets.
+func keyOfLine(line string) ([]string, bool) {
+	k, rest := parseKey(line)
+	return k, len(k) > 0 && strings.HasPrefix(strings.TrimSpace(rest), "=")
+}
+
+// parseKey reads the dotted key at the start of s — bare, "quoted" or
+// 'literal' parts, so `"a.b" = 1` is one part and `"=" = 1` is a key —
+// and returns its parts and the text after it.
+func parseKey(s string) (parts []string, rest string) {
+	for {
+		s = strings.TrimLeft(s, " \t")
+		var part string
+		switch {
+		case strings.HasPrefix(s, `"`):
+			end := 1
+			for end < len(s) && s[end] != '"' {
+				if s[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end >= len(s) {
+				return parts, ""
+			}
+			var err error
+			if part, err = strconv.Unquote(s[:end+1]); err != nil {
+				part = s[1:end]
+			}
+			s = s[end+1:]
+		case strings.HasPrefix(s, "'"):
+			end := strings.IndexByte(s[1:], '\'')
+			if end < 0 {
+				return parts, ""
+			}
+			part, s = s[1:end+1], s[end+2:]
+		default:
+			end := strings.IndexFunc(s, func(r rune) bool {
+				return !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+			})
+			if end < 0 {
+				end = len(s)
+			}
+			if end == 0 {
+				return parts, s
+			}
+			part, s = s[:end], s[end:]
+		}
+		parts = append(parts, part)
+		s = strings.TrimLeft(s, " \t")
+		if !strings.HasPrefix(s, ".") {
+			return parts, s
+		}
+		s = s[1:]
+	}
+}
+
+// equalKeys compares keys as the decoder matches them to fields: without
+// regard to case ("[Sampling.Review]" sets sampling.review).
 func equalKeys(a []string, b toml.Key) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if !strings.EqualFold(a[i], b[i]) {
 			return false
 		}
 	}

@@ -220,38 +220,49 @@ var ErrTruncated = errors.New("transcript ends in an incomplete line")
 
 // ReadTranscript reads every event of a transcript. A malformed line is an
 // error naming its line number; an incomplete last line returns the events
-// before it and ErrTruncated.
+// before it and ErrTruncated. A cut line with more after it is not a cut-off
+// end but damage, and an error like any other malformed line.
 func ReadTranscript(r io.Reader) ([]Event, error) {
 	var out []Event
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), maxTranscriptLine)
 	n := 0
-	var pendingErr error
+	// The first bad line: only the last line may be cut short, so whether
+	// it was is known only at the next line or the end.
+	var bad error
+	badLine, cut := 0, false
 	for sc.Scan() {
 		n++
 		line := sc.Bytes()
 		if len(line) == 0 {
 			continue
 		}
-		if pendingErr != nil {
-			return out, pendingErr
+		if bad != nil {
+			return out, fmt.Errorf("transcript line %d: %w", badLine, bad)
 		}
 		ev, err := DecodeEvent(line)
 		if err != nil {
-			// Only the last line may be cut short; remember and see.
-			pendingErr = fmt.Errorf("transcript line %d: %w", n, err)
-			if !json.Valid(line) {
-				pendingErr = fmt.Errorf("transcript line %d: %w", n, errors.Join(ErrTruncated, err))
-			}
+			bad, badLine, cut = err, n, !json.Valid(line)
 			continue
 		}
 		out = append(out, ev)
 	}
-	if err := sc.Err(); err != nil {
-		return out, err
+	if err := sc.Err(); err != nil && bad == nil {
+		return out, fmt.Errorf("transcript line %d: %w", n+1, err)
 	}
-	return out, pendingErr
+	if cut && sc.Err() == nil {
+		return out, fmt.Errorf("transcript line %d: %w", badLine, errors.Join(ErrTruncated, bad))
+	}
+	if bad != nil {
+		return out, fmt.Errorf("transcript line %d: %w", badLine, bad)
+	}
+	return out, nil
 }
+
+// maxTranscriptLine bounds one event's line: far above any real event (a
+// proposal of a whole context window is under 1 MiB), so a longer one is
+// damage, not data.
+const maxTranscriptLine = 64 << 20
 
 // ReadTranscriptFile reads a transcript from a file.
 func ReadTranscriptFile(path string) ([]Event, error) {

@@ -189,8 +189,8 @@ func records(data []byte) ([]record, error) {
 			if err := json.Unmarshal(trim, &wrap); err != nil {
 				return nil, err
 			}
-			for _, k := range []string{"data", "rows", "problems", "items"} {
-				if v, ok := wrap[k]; ok {
+			for _, k := range wrapperKeys {
+				if v, ok := wrap[k]; ok && isArray(v) {
 					off := bytes.Index(trim, v)
 					start += int64(off)
 					dec = json.NewDecoder(bytes.NewReader(v))
@@ -240,12 +240,21 @@ func isWrapper(b []byte) bool {
 	if json.Unmarshal(b, &m) != nil {
 		return false
 	}
-	for _, k := range []string{"data", "rows", "problems", "items"} {
-		if v, ok := m[k]; ok && len(bytes.TrimSpace(v)) > 0 && bytes.TrimSpace(v)[0] == '[' {
+	for _, k := range wrapperKeys {
+		if isArray(m[k]) {
 			return true
 		}
 	}
 	return false
+}
+
+// wrapperKeys are where a single JSON object may hold the records: the
+// first of them whose value is an array.
+var wrapperKeys = []string{"data", "rows", "problems", "items"}
+
+func isArray(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && v[0] == '['
 }
 
 func detect(f map[string]json.RawMessage, o LoadOptions) (Format, error) {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -156,11 +157,13 @@ func (s *Sandbox) Describe() string {
 }
 
 // capWriter keeps up to max bytes and calls over once when more arrive.
+// Stdout's and stderr's share n, the run's total output, and are written by
+// two copying goroutines at once: hence an atomic counter, not the mutex.
 type capWriter struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	max  int64
-	n    *int64
+	n    *atomic.Int64
 	over func()
 	hit  bool
 }
@@ -168,11 +171,11 @@ type capWriter struct {
 func (w *capWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	*w.n += int64(len(p))
+	total := w.n.Add(int64(len(p)))
 	if room := w.max - int64(w.buf.Len()); room > 0 {
 		w.buf.Write(p[:min(int64(len(p)), room)])
 	}
-	if *w.n > w.max && !w.hit {
+	if total > w.max && !w.hit {
 		w.hit = true
 		go w.over()
 	}
@@ -204,7 +207,7 @@ func (s *Sandbox) Run(ctx context.Context, code, stdin string) (ExecResult, erro
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "TMPDIR=" + dir, "PYTHONHASHSEED=0", "PYTHONDONTWRITEBYTECODE=1", "LANG=C.UTF-8"}
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var total int64
+	var total atomic.Int64
 	var killOnce sync.Once
 	var killedFor string
 	kill := func(why string) {

@@ -64,6 +64,21 @@ func TestSandboxLimits(t *testing.T) {
 	}
 }
 
+// A program writing to stdout and stderr at once: their two copying
+// goroutines count one shared total (go test -race found it unsynchronised),
+// and together they hit the output cap.
+func TestSandboxBothStreams(t *testing.T) {
+	s := testSandbox(t)
+	code := "import sys\nfor i in range(400):\n    sys.stdout.write('o' * 100 + '\\n'); sys.stdout.flush()\n    sys.stderr.write('e' * 100 + '\\n'); sys.stderr.flush()"
+	res, err := s.Run(context.Background(), code, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != ExecOutput || res.Stdout == "" || res.Stderr == "" {
+		t.Fatalf("status %q with %d bytes out, %d err; want %q with both kept", res.Status, len(res.Stdout), len(res.Stderr), ExecOutput)
+	}
+}
+
 func TestSandboxCancel(t *testing.T) {
 	s := testSandbox(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

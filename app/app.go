@@ -71,7 +71,7 @@ type Session struct {
 	Backend  models.Backend
 
 	flags  Flags
-	ollama *models.Ollama // nil when Flags.Backend stands in
+	ollama *models.Router // Ollama and OpenAI-compatible hosts; nil when Flags.Backend stands in
 	warn   func(string)
 }
 
@@ -94,7 +94,7 @@ func Load(f Flags, warn func(string)) (*Session, error) {
 		s.Backend = f.Backend
 		return s, nil
 	}
-	if s.ollama, err = models.NewOllama(s.hosts()...); err != nil {
+	if s.ollama, err = models.NewRouter(s.hosts(), nil); err != nil {
 		return nil, Usagef("%v", err)
 	}
 	s.Backend = s.ollama

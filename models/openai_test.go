@@ -196,6 +196,11 @@ func TestOpenAIRealServer(t *testing.T) {
 	if resp.Content == "" || tokens == 0 || resp.PromptTokens == 0 || resp.OutputTokens == 0 || resp.OutputTokens > 24 {
 		t.Errorf("content %q, %d deltas, tokens %d/%d: want streamed text and usage within max_tokens", resp.Content, tokens, resp.PromptTokens, resp.OutputTokens)
 	}
+	// The chat template adds tokens the four-characters estimate cannot
+	// see: a count above it came from the server's usage.
+	if est := promptEstimate([]Message{{Content: "Name three colours."}}); resp.PromptTokens <= est {
+		t.Errorf("prompt tokens %d, no more than the estimate %d: usage was not read", resp.PromptTokens, est)
+	}
 	schema := `{"type":"object","properties":{"colour":{"type":"string"},"count":{"type":"integer"}},"required":["colour","count"]}`
 	resp, err = o.Chat(context.Background(), Request{Model: model, Format: json.RawMessage(schema),
 		Messages: []Message{{Role: "user", Content: "Give one colour and the number 3 as JSON."}},

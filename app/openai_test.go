@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/internal/fakeopenai"
+	"github.com/nsed/nsed/models"
+)
+
+// A --host that is a URL ending in /v1 is an OpenAI-compatible server: the
+// session checks its models on /v1/models and the run talks /v1 only.
+func TestHostFlagOpenAIURL(t *testing.T) {
+	srv := fakeopenai.New(t, []string{"m1", "m2"}, func(q fakeopenai.Request) fakeopenai.Reply {
+		req := models.Request{Model: q.Model, Messages: []models.Message{{Role: "user", Content: q.Last()}}}
+		if q.ResponseFormat != nil {
+			req.Format = q.ResponseFormat.JSONSchema.Schema
+		}
+		text, _ := models.DefaultReply(req)
+		return fakeopenai.Reply{Content: []string{text}}
+	})
+	t.Setenv("OLLAMA_HOST", "")
+	tr := filepath.Join(t.TempDir(), "run.jsonl")
+	flags := Flags{Host: srv.URL, Models: "m1,m2", Rounds: 1, Transcript: tr, Store: filepath.Join(t.TempDir(), "q.json"),
+		Set: set("host", "models", "rounds", "transcript", "store")}
+	s, err := Open(context.Background(), flags, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Deliberate("What is 6*7?", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.NewRun(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, runErr := r.Run(context.Background())
+	if err := d.Finish(context.Background(), runErr); err != nil || runErr != nil {
+		t.Fatalf("run: %v, finish: %v", runErr, err)
+	}
+	evs, err := engine.ReadTranscriptFile(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end, ok := evs[len(evs)-1].(*engine.RunEnded); !ok || end.Status != engine.StatusCompleted {
+		t.Fatalf("transcript ends with %+v", evs[len(evs)-1])
+	}
+	if n := len(srv.Requests()); n < 4 {
+		t.Errorf("%d chat calls reached the /v1 server, want 2 proposals and 2 reviews at least", n)
+	}
+
+	for _, tc := range []struct {
+		host, models string
+		want         Failure
+		says         string
+	}{
+		{srv.URL, "m1,nope", NoModel, "m1, m2"},
+		{"http://127.0.0.1:9/v1", "m1,m2", Unreachable, "http://127.0.0.1:9/v1"},
+	} {
+		f := flags
+		f.Host, f.Models = tc.host, tc.models
+		_, err := Open(context.Background(), f, func(string) {})
+		if Classify(err) != tc.want || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("--host %s --models %s: %v (class %d), want class %d saying %q", tc.host, tc.models, err, Classify(err), tc.want, tc.says)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,5 +69,34 @@ func TestHostFlagOpenAIURL(t *testing.T) {
 		if Classify(err) != tc.want || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("--host %s --models %s: %v (class %d), want class %d saying %q", tc.host, tc.models, err, Classify(err), tc.want, tc.says)
 		}
+	}
+}
+
+// [[hosts]] tables name OpenAI-compatible servers and the variable holding
+// each one's key; $OLLAMA_HOST, an Ollama address, does not displace them.
+func TestHostsTableWithKeyEnv(t *testing.T) {
+	srv := fakeopenai.New(t, []string{"m1", "m2"}, func(q fakeopenai.Request) fakeopenai.Reply {
+		if q.Authorization != "Bearer sk-test" {
+			return fakeopenai.Reply{Status: 401}
+		}
+		return fakeopenai.Reply{Content: []string{"ok"}}
+	})
+	cfg := writeConfig(t, "[[hosts]]\nurl = \""+srv.URL+"\"\napi = \"openai\"\napi_key_env = \"NSED_TEST_VLLM_KEY\"\n")
+	t.Setenv("OLLAMA_HOST", "127.0.0.1:9")
+	flags := Flags{Config: cfg, Models: "m1,m2", Set: set("models")}
+
+	t.Setenv("NSED_TEST_VLLM_KEY", "")
+	_, err := Open(context.Background(), flags, func(string) {})
+	var ae *models.AuthError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "$NSED_TEST_VLLM_KEY is unset") || !strings.Contains(err.Error(), srv.URL) {
+		t.Fatalf("no key: %v, want an AuthError naming the host and the variable", err)
+	}
+	t.Setenv("NSED_TEST_VLLM_KEY", "sk-test")
+	s, err := Open(context.Background(), flags, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := s.hosts(); len(h) != 1 || h[0] != srv.URL {
+		t.Errorf("hosts %v: want the [[hosts]] server alone", h)
 	}
 }

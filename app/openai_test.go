@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,5 +99,35 @@ func TestHostsTableWithKeyEnv(t *testing.T) {
 	}
 	if h := s.hosts(); len(h) != 1 || h[0] != srv.URL {
 		t.Errorf("hosts %v: want the [[hosts]] server alone", h)
+	}
+}
+
+// The README's "Serving at scale" config loads as written: three
+// OpenAI-compatible hosts, each agent bound to its own, the key's variable
+// known, and think levels accepted for a server that cannot list
+// capabilities.
+func TestReadmeServingConfigLoads(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "## Serving at scale")
+	_, block, ok2 := strings.Cut(sec, "```toml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no toml block under \"Serving at scale\"")
+	}
+	t.Setenv("OLLAMA_HOST", "")
+	s := load(t, Flags{Config: writeConfig(t, block)})
+	if h := s.hosts(); len(h) != 3 || !models.IsOpenAIURL(h[0]) {
+		t.Errorf("hosts %v", h)
+	}
+	for _, a := range s.Agents {
+		if !models.IsOpenAIURL(a.Host) {
+			t.Errorf("agent %s on %q, not an OpenAI-compatible host", a.ID, a.Host)
+		}
+	}
+	if s.Config.KeyEnvs()["http://gpu1:8001/v1"] != "VLLM_API_KEY" {
+		t.Errorf("key envs %v", s.Config.KeyEnvs())
 	}
 }

@@ -282,6 +282,12 @@ func chatParams(req Request) (openai.ChatCompletionNewParams, error) {
 	switch o.Think {
 	case "low", "medium", "high":
 		p.ReasoningEffort = shared.ReasoningEffort(o.Think)
+	case "true", "false":
+		// Qwen3-style templates switch thinking with enable_thinking; vLLM,
+		// SGLang and llama.cpp pass chat_template_kwargs to the template,
+		// whose other models ignore it. This is how the engine's retry
+		// with thinking off reaches such a server.
+		p.SetExtraFields(map[string]any{"chat_template_kwargs": map[string]any{"enable_thinking": o.Think == "true"}})
 	}
 	if len(req.Format) > 0 {
 		var schema any

@@ -60,6 +60,25 @@ func TestOpenAIStreamsReasoningApartAndSendsOptions(t *testing.T) {
 	}
 }
 
+func TestOpenAIThinkSettingsReachTheServer(t *testing.T) {
+	srv, o := fakeBackend(t, func(fakeopenai.Request) fakeopenai.Reply { return fakeopenai.Reply{Content: []string{"ok"}} }, "m")
+	for _, think := range []string{"", "medium", "false", "true"} {
+		if _, err := o.Chat(context.Background(), Request{Model: "m", Messages: []Message{{Role: "user", Content: "hi"}}, Options: Options{Think: think}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := srv.Requests()
+	if r[0].ReasoningEffort != "" || r[0].ChatTemplateKwargs != nil {
+		t.Errorf("no think setting sent %q %v: want the server's default", r[0].ReasoningEffort, r[0].ChatTemplateKwargs)
+	}
+	if r[1].ReasoningEffort != "medium" {
+		t.Errorf("level sent as reasoning_effort %q", r[1].ReasoningEffort)
+	}
+	if r[2].ChatTemplateKwargs["enable_thinking"] != false || r[3].ChatTemplateKwargs["enable_thinking"] != true {
+		t.Errorf("think false/true sent as %v / %v: want chat_template_kwargs.enable_thinking", r[2].ChatTemplateKwargs, r[3].ChatTemplateKwargs)
+	}
+}
+
 func TestOpenAIStreamWithoutUsageCountsDeltas(t *testing.T) {
 	_, o := fakeBackend(t, func(fakeopenai.Request) fakeopenai.Reply {
 		return fakeopenai.Reply{Reasoning: []string{"hm"}, Content: []string{"a", "b", "c"}, NoUsage: true}

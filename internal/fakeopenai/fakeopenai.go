@@ -22,12 +22,15 @@ type Request struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
 	} `json:"messages"`
-	MaxTokens     *int     `json:"max_tokens"`
-	Temperature   *float64 `json:"temperature"`
-	TopP          *float64 `json:"top_p"`
-	Seed          *int     `json:"seed"`
-	Stream        bool     `json:"stream"`
-	StreamOptions *struct {
+	MaxTokens   *int     `json:"max_tokens"`
+	Temperature *float64 `json:"temperature"`
+	TopP        *float64 `json:"top_p"`
+	Seed        *int     `json:"seed"`
+	// ReasoningEffort and ChatTemplateKwargs carry a request's think setting.
+	ReasoningEffort    string         `json:"reasoning_effort"`
+	ChatTemplateKwargs map[string]any `json:"chat_template_kwargs"`
+	Stream             bool           `json:"stream"`
+	StreamOptions      *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 	ResponseFormat *struct {

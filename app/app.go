@@ -71,7 +71,7 @@ type Session struct {
 	Backend  models.Backend
 
 	flags  Flags
-	ollama *models.Ollama // nil when Flags.Backend stands in
+	ollama *models.Router // Ollama and OpenAI-compatible hosts; nil when Flags.Backend stands in
 	warn   func(string)
 }
 
@@ -94,7 +94,7 @@ func Load(f Flags, warn func(string)) (*Session, error) {
 		s.Backend = f.Backend
 		return s, nil
 	}
-	if s.ollama, err = models.NewOllama(s.hosts()...); err != nil {
+	if s.ollama, err = models.NewRouter(s.hosts(), s.Config.KeyEnvs()); err != nil {
 		return nil, Usagef("%v", err)
 	}
 	s.Backend = s.ollama
@@ -161,18 +161,22 @@ func (s *Session) applyFlags() error {
 }
 
 // hosts applies the host precedence: --host (repeatable) replaces every
-// host; else $OLLAMA_HOST replaces the file's first, and --host (single)
-// replaces that in turn.
+// host; else $OLLAMA_HOST replaces the file's first Ollama host (none
+// when only [[hosts]] tables list servers), and --host (single) replaces
+// the first in turn. ollama.hosts come before [[hosts]].
 func (s *Session) hosts() []string {
 	if s.flags.given("host") && len(s.flags.Hosts) > 0 {
 		return s.flags.Hosts
 	}
-	hosts := s.Config.Ollama.Hosts
-	if env := os.Getenv("OLLAMA_HOST"); env != "" {
-		hosts = append([]string{env}, hosts[1:]...)
+	hosts := s.Config.HostList()
+	if env := os.Getenv("OLLAMA_HOST"); env != "" && len(s.Config.Ollama.Hosts) > 0 {
+		hosts[0] = env
 	}
 	if s.flags.given("host") && s.flags.Host != "" {
-		hosts = append([]string{s.flags.Host}, hosts[1:]...)
+		if len(hosts) == 0 {
+			hosts = []string{""}
+		}
+		hosts[0] = s.flags.Host
 	}
 	return hosts
 }

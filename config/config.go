@@ -99,7 +99,9 @@ func Parse(data []byte, name string) (*File, error) {
 		if len(f.Agents) == 0 {
 			f.Agents = defAgents
 		}
-		if len(f.Ollama.Hosts) == 0 {
+		if len(f.Ollama.Hosts) == 0 && len(f.Hosts) == 0 {
+			// [[hosts]] given alone list all the servers: the default
+			// local Ollama is not added in front of them.
 			f.Ollama.Hosts = defHosts
 		}
 	}
@@ -169,6 +171,11 @@ func (f *File) Validate() error {
 	for _, h := range f.Ollama.Hosts {
 		if _, err := models.NormalizeHost(h); err != nil {
 			return f.errAt("ollama.hosts", err.Error())
+		}
+	}
+	for i, h := range f.Hosts {
+		if err := validHost(h); err != nil {
+			return f.errAt("hosts", fmt.Sprintf("[[hosts]] %d: %v", i+1, err))
 		}
 	}
 	if err := f.Settings().Validate(); err != nil {
@@ -462,7 +469,8 @@ func equalKeys(a []string, b toml.Key) bool {
 // allowedKeys lists what may appear in the table that holds key.
 func allowedKeys(key toml.Key) []string {
 	allowed := map[string][]string{
-		"":             {"ollama", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker"},
+		"hosts":        {"url", "api", "api_key_env"},
+		"":             {"ollama", "hosts", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker"},
 		"ollama":       {"hosts", "keep_alive"},
 		"agents":       {"role", "model", "host", "temperature", "seed", "top_p", "num_ctx", "num_predict", "think", "think_budget"},
 		"deliberation": {"min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "call_timeout"},
@@ -486,6 +494,39 @@ func allowedKeys(key toml.Key) []string {
 		return allowed["roles"]
 	}
 	return allowed[parent]
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validHost checks a [[hosts]] table: the URL fits its API, and
+// api_key_env names a variable rather than holding a key.
+func validHost(h Host) error {
+	if strings.TrimSpace(h.URL) == "" {
+		return errors.New("no url: add url = \"http://HOST:PORT/v1\" (OpenAI-compatible) or \"HOST:11434\" (Ollama)")
+	}
+	if _, err := models.NormalizeHost(h.URL); err != nil {
+		return err
+	}
+	openai := models.IsOpenAIURL(h.URL)
+	switch h.API {
+	case "openai":
+		if !openai {
+			return fmt.Errorf("url %q: an OpenAI-compatible server's url ends in /v1, e.g. http://gpu1:8000/v1", h.URL)
+		}
+	case "", "ollama":
+		if openai {
+			return fmt.Errorf("url %q ends in /v1, an OpenAI-compatible server: set api = \"openai\"", h.URL)
+		}
+		if h.APIKeyEnv != "" {
+			return errors.New("api_key_env is for api = \"openai\" hosts")
+		}
+	default:
+		return fmt.Errorf("api %q: want \"openai\" or \"ollama\"", h.API)
+	}
+	if h.APIKeyEnv != "" && !envName.MatchString(h.APIKeyEnv) {
+		return errors.New("api_key_env names the environment variable that holds the key (e.g. VLLM_API_KEY), not the key itself: keys never go in nsed.toml")
+	}
+	return nil
 }
 
 func sortedKeys[M ~map[string]V, V any](m M) []string {

@@ -16,6 +16,7 @@ import (
 // File is nsed.toml.
 type File struct {
 	Ollama       Ollama          `toml:"ollama"`
+	Hosts        []Host          `toml:"hosts"`
 	Agents       []Agent         `toml:"agents"`
 	Roles        map[string]Role `toml:"roles"`
 	Deliberation Deliberation    `toml:"deliberation"`
@@ -38,6 +39,38 @@ type Ollama struct {
 	// Hosts are the servers agents may be bound to; the first is the default.
 	Hosts     []string `toml:"hosts"`
 	KeepAlive Duration `toml:"keep_alive"`
+}
+
+// Host is a [[hosts]] table: a server and the API it speaks. An
+// OpenAI-compatible server (vLLM, SGLang, llama.cpp, LM Studio) is named
+// by its base URL, ending in /v1; its API key, if it needs one, is read
+// from the environment variable APIKeyEnv, never from this file.
+type Host struct {
+	URL       string `toml:"url"`
+	API       string `toml:"api"`         // "ollama" (default) or "openai"
+	APIKeyEnv string `toml:"api_key_env"` // e.g. "VLLM_API_KEY"; default models.DefaultKeyEnv
+}
+
+// HostList is every configured server, the default first: ollama.hosts,
+// then the [[hosts]] tables.
+func (f *File) HostList() []string {
+	out := append([]string(nil), f.Ollama.Hosts...)
+	for _, h := range f.Hosts {
+		out = append(out, h.URL)
+	}
+	return out
+}
+
+// KeyEnvs maps each OpenAI-compatible [[hosts]] URL to the environment
+// variable holding its API key.
+func (f *File) KeyEnvs() map[string]string {
+	m := map[string]string{}
+	for _, h := range f.Hosts {
+		if h.APIKeyEnv != "" {
+			m[h.URL] = h.APIKeyEnv
+		}
+	}
+	return m
 }
 
 // Agent binds one agent to a role and a model, with its own model options:

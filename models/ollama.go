@@ -60,8 +60,12 @@ func NewOllama(hosts ...string) (*Ollama, error) {
 }
 
 // NormalizeHost turns "host", "host:port" or a URL into "host:port" form
-// (with scheme kept only when it is https).
+// (with scheme kept only when it is https). A URL ending in /v1 names an
+// OpenAI-compatible server and keeps its scheme and path.
 func NormalizeHost(h string) (string, error) {
+	if IsOpenAIURL(h) {
+		return NormalizeOpenAIURL(h)
+	}
 	u, err := hostURL(h)
 	if err != nil {
 		return "", err

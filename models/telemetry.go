@@ -9,6 +9,7 @@ import (
 // /api/tags, /api/show and /api/ps, plus what nsed measured of it.
 type ModelInfo struct {
 	Host          string    `json:"host"`
+	API           string    `json:"api,omitempty"` // "openai" for an OpenAI-compatible server; empty: Ollama
 	Name          string    `json:"name"`
 	Family        string    `json:"family,omitempty"`
 	ParameterSize string    `json:"parameter_size,omitempty"` // as the server spells it: "8.0B"

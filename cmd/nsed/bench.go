@@ -27,7 +27,7 @@ type benchFlags struct {
 func (f *benchFlags) register(fs *flag.FlagSet, dark bool) {
 	r, s := &f.run, &f.spec
 	fs.StringVar(&r.Config, "config", "", "read this nsed.toml (default ./nsed.toml, else the built-in one)")
-	fs.StringVar(&r.Host, "host", "", "Ollama host:port (default $OLLAMA_HOST, else the config's first host)")
+	fs.StringVar(&r.Host, "host", "", "Ollama host:port, or an OpenAI-compatible server's URL ending in /v1 (default $OLLAMA_HOST, else the config's first host)")
 	fs.StringVar(&r.Models, "models", "", "bind agents to these Ollama models in order, comma-separated")
 	def := "sample:aime"
 	if dark {

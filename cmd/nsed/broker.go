@@ -43,7 +43,7 @@ func cmdBroker(ctx context.Context, io stdio, args []string) int {
 	var f app.Flags
 	var q app.BindQuery
 	fset.StringVar(&f.Config, "config", "", "read this nsed.toml (default ./nsed.toml, else the built-in one)")
-	fset.Var((*hostList)(&f.Hosts), "host", "Ollama host:port (repeatable; default $OLLAMA_HOST, else the config's hosts)")
+	fset.Var((*hostList)(&f.Hosts), "host", "Ollama host:port or an OpenAI-compatible URL ending in /v1 (repeatable; default $OLLAMA_HOST, else the config's hosts)")
 	explain := fset.Bool("explain", false, "also print every candidate's cost and value, the budget used, and why each runner-up lost")
 	fset.StringVar(&f.VRAMBudget, "vram-budget", "", "memory per host the binding may fill, e.g. 8GiB (default: the config's broker.vram_budget; none: unlimited)")
 	fset.IntVar(&q.Roles, "roles", 0, "agents to bind (default: as many as the config has), taking the config's roles in turn")

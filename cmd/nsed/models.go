@@ -21,7 +21,7 @@ func cmdModels(ctx context.Context, io stdio, args []string) int {
 	fs.SetOutput(io.err)
 	cfgPath := fs.String("config", "", "read this nsed.toml")
 	var hosts hostList
-	fs.Var(&hosts, "host", "Ollama host:port (repeatable; default $OLLAMA_HOST, else the config's hosts)")
+	fs.Var(&hosts, "host", "Ollama host:port or an OpenAI-compatible URL ending in /v1 (repeatable; default $OLLAMA_HOST, else the config's hosts)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

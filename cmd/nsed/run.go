@@ -50,7 +50,7 @@ type runFlags struct {
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Config, "config", "", "read this nsed.toml (default ./nsed.toml, else the built-in one)")
-	fs.StringVar(&f.Host, "host", "", "Ollama host:port (default $OLLAMA_HOST, else the config's first host)")
+	fs.StringVar(&f.Host, "host", "", "Ollama host:port, or an OpenAI-compatible server's URL ending in /v1 (default $OLLAMA_HOST, else the config's first host)")
 	fs.StringVar(&f.Models, "models", "", "bind agents to these Ollama models in order, comma-separated")
 	fs.IntVar(&f.Rounds, "rounds", 0, "maximum rounds (overrides the config)")
 	fs.StringVar(&f.Transcript, "transcript", "", "write the run's JSONL transcript here (default: the config's transcript dir)")

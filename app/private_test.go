@@ -36,6 +36,21 @@ hosts = ["127.0.0.1:11434", "gpu1:11434", "http://gpu1:11434", "https://gpu2.exa
 	}
 }
 
+// OpenAI-compatible hosts are URLs: one on this machine gets no warning,
+// one on another does, with a tunnel that keeps the URL's port and path.
+func TestPlainHTTPWarningForOpenAIHosts(t *testing.T) {
+	t.Setenv("OLLAMA_HOST", "")
+	cfg := writeConfig(t, "[[hosts]]\nurl = \"http://127.0.0.1:8000/v1\"\napi = \"openai\"\n[[hosts]]\nurl = \"http://gpu3:8000/v1\"\napi = \"openai\"\n")
+	var warned []string
+	if _, err := Load(Flags{Config: cfg}, func(m string) { warned = append(warned, m) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !strings.HasPrefix(warned[0], "http://gpu3:8000/v1 is reached over plain HTTP") ||
+		!strings.Contains(warned[0], "ssh -L 8000:localhost:8000 gpu3, then --host http://localhost:8000/v1") {
+		t.Errorf("warnings %q: want one, for gpu3, with a tunnel to its port 8000 and /v1", warned)
+	}
+}
+
 // Loopback, however written, is not a network crossing.
 func TestLoopbackGetsNoPlainHTTPWarning(t *testing.T) {
 	t.Setenv("OLLAMA_HOST", "")

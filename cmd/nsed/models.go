@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,7 +47,7 @@ func cmdModels(ctx context.Context, io stdio, args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(io.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tMODEL\tFAMILY\tPARAMS\tQUANT\tSIZE\tCONTEXT\tLOADED\tVRAM\tUNLOADS\tTOK/S\t1ST TOKEN")
+	fmt.Fprintln(tw, "HOST\tAPI\tMODEL\tFAMILY\tPARAMS\tQUANT\tSIZE\tCONTEXT\tLOADED\tVRAM\tUNLOADS\tTOK/S\t1ST TOKEN")
 	for _, m := range all {
 		loaded, vram, until := "-", "-", "-"
 		if m.Loaded {
@@ -63,7 +64,7 @@ func cmdModels(ctx context.Context, io stdio, args []string) int {
 		if m.Measured.LatencyMS > 0 {
 			first = fmt.Sprintf("%.0fms", m.Measured.LatencyMS)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", m.Host, m.Name, dash(m.Family), dash(m.ParameterSize),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", m.Host, cmp.Or(m.API, "ollama"), m.Name, dash(m.Family), dash(m.ParameterSize),
 			dash(m.Quantization), humanBytes(m.SizeBytes), m.ContextLength, loaded, vram, until, speed, first)
 	}
 	tw.Flush()

@@ -71,6 +71,10 @@ const (
 	assumedDiskRate   = 1e9  // bytes/s when loading from disk
 	assumedLatencySec = 0.3
 	callsPerRound     = 2 // propose and review
+	// assumedServedTokensPerSec is the speed assumed of a model on an
+	// OpenAI-compatible server before nsed has measured it: a modest GPU
+	// rate, corrected by the first call's telemetry.
+	assumedServedTokensPerSec = 30
 )
 
 // NewCandidate prices a model from what the server reported and nsed
@@ -99,6 +103,22 @@ func NewCandidate(info models.ModelInfo) Candidate {
 		} else {
 			c.LoadSec = float64(weights) / assumedDiskRate
 		}
+	}
+	if info.API == "openai" {
+		c = served(c, info)
+	}
+	return c
+}
+
+// served prices a model on an OpenAI-compatible server (vLLM, SGLang,
+// llama.cpp, LM Studio). The server holds its model loaded and its memory is
+// the server's business, so it costs no memory in the knapsack and no load
+// time; it reports no size, so an unmeasured speed is assumed, not derived
+// from a size it does not have.
+func served(c Candidate, info models.ModelInfo) Candidate {
+	c.Memory, c.MemoryMeasured, c.Loaded, c.LoadSec = 0, true, true, 0
+	if !c.SpeedMeasured {
+		c.TokensPerSec, c.LatencySec = assumedServedTokensPerSec, assumedLatencySec
 	}
 	return c
 }

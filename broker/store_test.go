@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/models"
 )
 
@@ -183,5 +184,32 @@ func TestNewCandidateFailureRate(t *testing.T) {
 	c := NewCandidate(models.ModelInfo{Host: "h", Name: "m", SizeBytes: 1 << 30, Measured: models.Speed{Calls: 4, Failures: 1, TokensPerSec: 10}})
 	if c.FailureRate != 0.25 {
 		t.Fatalf("failure rate %v, want 0.25", c.FailureRate)
+	}
+}
+
+// A model on an OpenAI-compatible server is held loaded by the server: it
+// costs no memory and no load time, and with no size to derive a speed
+// from, an unmeasured one is assumed (a 64 MiB "size" priced it at ~900
+// tok/s before). A tight memory budget on its host still binds it.
+func TestServedModelCostsNoMemory(t *testing.T) {
+	info := models.ModelInfo{Host: "http://gpu1:8000/v1", Name: "qwen3-8b", API: "openai", Loaded: true}
+	c := NewCandidate(info)
+	if c.Memory != 0 || !c.Loaded || c.LoadSec != 0 || c.TokensPerSec != assumedServedTokensPerSec || c.SpeedMeasured {
+		t.Errorf("served candidate %+v", c)
+	}
+	info.Measured = models.Speed{Calls: 3, TokensPerSec: 120, LatencyMS: 80}
+	if c := NewCandidate(info); c.TokensPerSec != 120 || !c.SpeedMeasured {
+		t.Errorf("measured speed lost: %+v", c)
+	}
+	slots := SlotsFrom([]engine.AgentInfo{{ID: "agent-1", Role: "solver"}, {ID: "agent-2", Role: "critic"}}, nil)
+	for i := range slots {
+		slots[i].Current = nil
+	}
+	sol, err := Solve(NewProblem(slots, []Candidate{c}, Budget{DefaultMemory: 1 << 20}, nil))
+	if err != nil {
+		t.Fatalf("a 1 MiB budget refused a server-held model: %v", err)
+	}
+	if len(sol.Assignments) != 2 || sol.Assignments[0].Candidate.Model != "qwen3-8b" {
+		t.Errorf("assignments %+v", sol.Assignments)
 	}
 }

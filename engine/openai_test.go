@@ -142,3 +142,32 @@ func TestOpenAIServerIgnoringResponseFormat(t *testing.T) {
 	}
 	checkInvariants(t, rec.events(), 3, s)
 }
+
+// TestRealModelOverOpenAI: SmolLM2 deliberates over the OpenAI-compatible
+// API (Ollama's /v1): real English through SSE deltas, reviews through
+// response_format json_schema, tokens from usage. One round keeps it short.
+func TestRealModelOverOpenAI(t *testing.T) {
+	host, name := testenv.RealModel(t)
+	r, err := models.NewRouter([]string{v1(host)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents, roles, be := realTeam([]string{"agent-1", "agent-2", "agent-3"}, []string{name, name, name}, r)
+	for i := range agents {
+		agents[i].Host = v1(host)
+	}
+	s := realSettings(160, 400)
+	s.MinRounds, s.MaxRounds = 1, 1
+	s.Roles = roles
+	evs, res, path := realRun(t, "openai", "A train leaves at 3 pm and travels 120 km at 60 km/h. When does it arrive?", agents, s, be)
+	checkRealRun(t, evs, res, path, agents, s)
+	prompt, output := roundTokens(evs)
+	if len(prompt) != 1 || prompt[0] < 3*50 || output[0] <= 0 {
+		t.Errorf("round tokens prompt %v output %v: usage not read", prompt, output)
+	}
+	for _, q := range be.requests() {
+		if q.Host != v1(host) {
+			t.Errorf("a call went to %q, not the /v1 host", q.Host)
+		}
+	}
+}

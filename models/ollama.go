@@ -32,21 +32,23 @@ type Ollama struct {
 	caps   map[[2]string]Capabilities // host, model → what /api/show said
 }
 
+// serverHTTPClient is the HTTP client for model servers, Ollama's and
+// OpenAI-compatible ones alike. No overall timeout: generations stream for
+// minutes. Connecting, though, must fail fast when no server is there.
+func serverHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               nil, // the model server is local or on the user's network
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 16,
+	}}
+}
+
 // NewOllama returns a backend for the given hosts ("host:port" or URLs).
 func NewOllama(hosts ...string) (*Ollama, error) {
 	if len(hosts) == 0 {
 		hosts = []string{DefaultHost}
 	}
-	o := &Ollama{clients: map[string]*api.Client{}, http: &http.Client{
-		// No overall timeout: generations stream for minutes. Connecting,
-		// though, must fail fast when no server is there.
-		Transport: &http.Transport{
-			Proxy:                 nil, // the model server is local or on the user's network
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			ResponseHeaderTimeout: 0,
-			MaxIdleConnsPerHost:   16,
-		},
-	}}
+	o := &Ollama{clients: map[string]*api.Client{}, http: serverHTTPClient()}
 	for _, h := range hosts {
 		key, err := o.add(h)
 		if err != nil {

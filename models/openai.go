@@ -73,15 +73,7 @@ func NormalizeOpenAIURL(h string) (string, error) {
 
 // NewOpenAI returns a backend for the given servers.
 func NewOpenAI(hosts ...OpenAIHost) (*OpenAI, error) {
-	o := &OpenAI{hosts: map[string]*openaiClient{}, http: &http.Client{
-		// As for Ollama: no overall timeout (generations stream for
-		// minutes), but connecting fails fast when no server is there.
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 16,
-		},
-	}}
+	o := &OpenAI{hosts: map[string]*openaiClient{}, http: serverHTTPClient()}
 	for _, h := range hosts {
 		key, err := o.add(h)
 		if err != nil {

@@ -11,11 +11,13 @@ import (
 var samples embed.FS
 
 // SampleNames are the datasets shipped with nsed, a handful of items each
-// in the public layouts, so every command runs out of the box.
-var SampleNames = []string{"aime", "lcb", "darkbench"}
+// in the public layouts, so every command runs out of the box. "arithmetic"
+// is in the AIME layout: a dozen sums a 135M-parameter model gets partly
+// right, so a bench on a small real model has something to compare.
+var SampleNames = []string{"aime", "lcb", "darkbench", "arithmetic"}
 
 // SamplePrefix marks a shipped sample where a dataset path is expected:
-// "sample:aime", "sample:lcb", "sample:darkbench".
+// "sample:aime", "sample:lcb", "sample:darkbench", "sample:arithmetic".
 const SamplePrefix = "sample:"
 
 // Sample returns a shipped sample dataset's bytes.

@@ -33,7 +33,7 @@ func (f *benchFlags) register(fs *flag.FlagSet, dark bool) {
 	if dark {
 		def = "sample:darkbench"
 	}
-	fs.StringVar(&s.Dataset, "dataset", def, "dataset file (JSON Lines or JSON array), or a shipped sample: sample:aime, sample:lcb, sample:darkbench")
+	fs.StringVar(&s.Dataset, "dataset", def, "dataset file (JSON Lines or JSON array), or a shipped sample: sample:aime, sample:lcb, sample:darkbench, sample:arithmetic")
 	if !dark {
 		fs.StringVar(&s.Format, "format", "", "aime, lcb or darkbench (default: detected from the file)")
 		fs.StringVar(&s.Protocols, "protocols", strings.Join(eval.AllProtocols, ","), "protocols to compare: single,majority,debate,moa,nsed")

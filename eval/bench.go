@@ -337,11 +337,18 @@ func (b *Bench) Run(ctx context.Context) ([]ItemResult, error) {
 }
 
 // brief marks each protocol's outcome: ✓ right, ✗ wrong, - unscored; for
-// DarkBench ! a dark pattern, · none.
+// DarkBench ! a dark pattern, · none. The majority@k curve is left to the
+// results (majority shows its matched k).
 func brief(r ItemResult, f Format) string {
 	var parts []string
 	for _, p := range sortedProtocols(r.Protocols) {
 		pr := r.Protocols[p]
+		if curveK(p) > 0 {
+			continue
+		}
+		if p == ProtoMajority && pr.Samples > 1 {
+			p = fmt.Sprintf("%s(k=%d)", p, pr.Samples)
+		}
 		hit, miss := "✓", "✗"
 		if f == FormatDarkBench {
 			hit, miss = "!", "·"

@@ -325,6 +325,7 @@ func TestBenchMatchesNSED(t *testing.T) {
 		"match-tokens=false": func(b *Bench) { b.Env.MatchTokens = false },
 		"max-samples 4":      func(b *Bench) { b.Env.MaxSamples = 4 },
 		"moa-layers 2":       func(b *Bench) { b.Env.MoALayers = 2 },
+		"debate-rounds 3":    func(b *Bench) { b.Env.DebateRounds = 3 },
 	} {
 		b := mk()
 		change(b)
@@ -346,5 +347,75 @@ func TestCurveOrder(t *testing.T) {
 	want := []string{"single:agent-1", ProtoMajority, "majority@1", "majority@2", "majority@10", ProtoDebate, ProtoNSED}
 	if got := sortedProtocols(m); !slices.Equal(got, want) {
 		t.Errorf("%v, want %v", got, want)
+	}
+}
+
+// TestOllamaMatchedMajority runs majority vote matched to NSED on one item
+// against the real server's tiny models: results.jsonl holds majority@1…3
+// and the matched majority with its k, and the majority transcript holds
+// every sample round.
+func TestOllamaMatchedMajority(t *testing.T) {
+	o, host, names := ollamaEnv(t)
+	items, _, hash, err := LoadDataset(SamplePrefix+"aime", LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := engine.DefaultSettings()
+	s.MinRounds, s.MaxRounds = 1, 1
+	s.Gate.Summarise = false
+	s.Sampling.Propose.NumPredict = 24
+	s.Sampling.Review.NumPredict = 160
+	var agents []engine.AgentInfo
+	for i, m := range names[:min(3, len(names))] {
+		agents = append(agents, engine.AgentInfo{ID: fmt.Sprintf("agent-%d", i+1), Model: m, Host: host})
+	}
+	// NSED's one round (proposals, then reviews quoting them) costs some
+	// 15 rounds of answers here: K leaves room to match it.
+	const K = 30
+	dir := t.TempDir()
+	b := &Bench{Env: Env{Backend: o, Agents: agents, Settings: s, MatchTokens: true, MaxSamples: K}, Items: items[:1], Format: FormatAIME,
+		Protocols: []string{ProtoMajority, ProtoNSED}, Dataset: SamplePrefix + "aime", DatasetHash: hash, OutDir: dir, Transcripts: true}
+	start := time.Now()
+	if _, err := b.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("1 item, majority matched to nsed, in %s", time.Since(start).Round(100*time.Millisecond))
+	lines, err := readLines(filepath.Join(dir, ResultsFile))
+	if err != nil || len(lines) != 1 {
+		t.Fatalf("%d result lines, %v", len(lines), err)
+	}
+	var r struct {
+		Protocols map[string]struct {
+			Samples      int    `json:"samples"`
+			PromptTokens int    `json:"prompt_tokens"`
+			OutputTokens int    `json:"output_tokens"`
+			Calls        int    `json:"calls"`
+			Status       string `json:"status"`
+		} `json:"protocols"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k <= K; k++ {
+		p, ok := r.Protocols[MajorityAt(k)]
+		if !ok || p.Samples != k || p.Calls != k*len(agents) || p.Status != engine.StatusCompleted {
+			t.Errorf("%s: %+v (present %v)", MajorityAt(k), p, ok)
+		}
+	}
+	m, n := r.Protocols[ProtoMajority], r.Protocols[ProtoNSED]
+	tok := m.PromptTokens + m.OutputTokens
+	if m.Samples < 1 || m.Samples >= K || tok != r.Protocols[MajorityAt(m.Samples)].PromptTokens+r.Protocols[MajorityAt(m.Samples)].OutputTokens {
+		t.Errorf("majority %+v", m)
+	}
+	if prev := r.Protocols[MajorityAt(m.Samples-1)]; tok < n.PromptTokens+n.OutputTokens || m.Samples > 1 && prev.PromptTokens+prev.OutputTokens >= n.PromptTokens+n.OutputTokens {
+		t.Errorf("majority k=%d: %d tokens; NSED's %d are not reached first at k", m.Samples, tok, n.PromptTokens+n.OutputTokens)
+	}
+	t.Logf("NSED %d tokens; majority k=%d, %d tokens", n.PromptTokens+n.OutputTokens, m.Samples, tok)
+	evs, err := engine.ReadTranscriptFile(filepath.Join(dir, "transcripts", items[0].ID, ProtoMajority+".jsonl"))
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("majority transcript: %d events, %v", len(evs), err)
+	}
+	if end, ok := evs[len(evs)-1].(*engine.RunEnded); !ok || end.Rounds != K {
+		t.Errorf("majority transcript ends with %+v, want run_ended after K rounds", evs[len(evs)-1])
 	}
 }

@@ -146,6 +146,7 @@ func TestSelfConsistencyReachesTarget(t *testing.T) {
 			if target >= 1<<20 && k != 5 {
 				t.Errorf("an unreachable target takes the cap: k=%d", k)
 			}
+			short := tokens(m) < target
 			phases := 0
 			var end *engine.RunEnded
 			for _, e := range rec.evs {
@@ -159,6 +160,9 @@ func TestSelfConsistencyReachesTarget(t *testing.T) {
 			if phases != 5 || end == nil || end.Rounds != 5 || end.Winner != m.Winner || end.Answer != engine.ExtractAnswer(m.Text) ||
 				end.PromptTokens+end.OutputTokens != tokens(v.Curve[4]) {
 				t.Errorf("transcript: %d phases, run_ended %+v; want 5 rounds, the matched answer, every round's tokens", phases, end)
+			}
+			if end != nil && strings.Contains(end.Reason, "fall short") != short {
+				t.Errorf("run_ended's reason %q, %d tokens against %d", end.Reason, tokens(m), target)
 			}
 		})
 	}

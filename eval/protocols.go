@@ -418,7 +418,11 @@ func (env *Env) SelfConsistency(ctx context.Context, sink engine.Sink, runID, qu
 	whole := s.Vote(len(s.Rounds), key)
 	whole.Protocol, whole.Text, whole.Winner = ProtoMajority, v.Majority.Text, v.Majority.Winner
 	if target >= 0 {
-		whole.Protocol = fmt.Sprintf("%s: %d of %d answers per agent match %d tokens", ProtoMajority, k, len(s.Rounds), target)
+		verb := "reach"
+		if s.Tokens(k) < target {
+			verb = "fall short of"
+		}
+		whole.Protocol = fmt.Sprintf("%s: %d of %d answers per agent %s %d tokens", ProtoMajority, k, len(s.Rounds), verb, target)
 	}
 	if ctx.Err() != nil {
 		for _, o := range append([]*Outcome{&v.Majority, &whole}, ptrs(v.Curve)...) {

@@ -19,6 +19,8 @@ type BenchSpec struct {
 	Dataset, Format, Protocols, Category, Judge, Out  string // --dataset, --format, --protocols, --category, --judge, --out
 	ProblemField, AnswerField, IDField, CategoryField string // --*-field
 	Limit, DebateRounds, Aggregator, VoteSamples      int    // --limit, --debate-rounds, --aggregator (1-based), --vote-samples
+	MaxSamples, MoALayers                             int    // --max-samples, --moa-layers (0: eval's defaults)
+	MatchTokens                                       bool   // --match-tokens: majority vote at NSED's tokens (when both run)
 	SkipBad, NoTranscripts                            bool   // --skip-bad, --no-transcripts
 }
 
@@ -108,9 +110,13 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 	if spec.Aggregator < 1 || spec.Aggregator > len(s.Agents) {
 		return nil, Usagef("--aggregator %d: want 1 to %d", spec.Aggregator, len(s.Agents))
 	}
+	if err := checkCounts(spec); err != nil {
+		return nil, err
+	}
 	b := &eval.Bench{
 		Env: eval.Env{Backend: s.Backend, Agents: s.Agents, Settings: s.Settings, Meter: &models.Meter{},
-			DebateRounds: spec.DebateRounds, Aggregator: spec.Aggregator - 1, VoteSamples: spec.VoteSamples},
+			DebateRounds: spec.DebateRounds, Aggregator: spec.Aggregator - 1, VoteSamples: spec.VoteSamples,
+			MatchTokens: spec.MatchTokens, MaxSamples: spec.MaxSamples, MoALayers: spec.MoALayers},
 		Items: ds.Items, Format: ds.Format, Protocols: ds.Protocols, Dataset: spec.Dataset, DatasetHash: ds.Hash,
 		OutDir: spec.Out, Transcripts: !spec.NoTranscripts,
 	}
@@ -129,6 +135,20 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 		b.Judge = judge
 	}
 	return b, nil
+}
+
+// checkCounts refuses rounds, layers and samples below 1 (0 leaves the
+// default), which would otherwise run a protocol other than asked for.
+func checkCounts(spec BenchSpec) error {
+	for _, c := range []struct {
+		flag string
+		n    int
+	}{{"--debate-rounds", spec.DebateRounds}, {"--vote-samples", spec.VoteSamples}, {"--max-samples", spec.MaxSamples}, {"--moa-layers", spec.MoALayers}} {
+		if c.n < 0 {
+			return Usagef("%s %d: want 1 or more", c.flag, c.n)
+		}
+	}
+	return nil
 }
 
 // judge is the DarkBench judge: the first agent, on --judge's model if

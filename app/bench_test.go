@@ -101,3 +101,35 @@ func TestBenchIsMetered(t *testing.T) {
 		}
 	}
 }
+
+// The matched-cost flags reach the bench's environment, and counts below
+// zero are refused.
+func TestBenchMatchedCostFlags(t *testing.T) {
+	cfg := writeConfig(t, "[[agents]]\nmodel = \"a\"\n[[agents]]\nmodel = \"b\"\n")
+	s := load(t, Flags{Config: cfg, Backend: &models.Scripted{Models: []string{"a", "b"}}})
+	spec := BenchSpec{Dataset: "sample:aime", Protocols: "majority,moa,nsed", Aggregator: 2, Limit: 1, Out: t.TempDir(),
+		MatchTokens: true, MaxSamples: 5, MoALayers: 3, DebateRounds: 4, VoteSamples: 2}
+	ds, err := LoadDataset(spec, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Bench(context.Background(), spec, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := b.Env; !e.MatchTokens || e.MaxSamples != 5 || e.MoALayers != 3 || e.DebateRounds != 4 || e.VoteSamples != 2 || e.Aggregator != 1 {
+		t.Errorf("env %+v", e)
+	}
+	for _, bad := range []func(*BenchSpec){
+		func(s *BenchSpec) { s.MaxSamples = -1 },
+		func(s *BenchSpec) { s.MoALayers = -2 },
+		func(s *BenchSpec) { s.DebateRounds = -1 },
+		func(s *BenchSpec) { s.VoteSamples = -3 },
+	} {
+		sp := spec
+		bad(&sp)
+		if _, err := s.Bench(context.Background(), sp, ds); Classify(err) != Usage || !strings.Contains(err.Error(), "want 1 or more") {
+			t.Errorf("%+v: %v, want a usage error", sp, err)
+		}
+	}
+}

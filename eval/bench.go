@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ type ProtocolResult struct {
 	Judge        *Annotation `json:"judge,omitempty"`
 	Rounds       []RoundStat `json:"rounds,omitempty"`
 	Text         string      `json:"text,omitempty"` // the scored reply, cut to 4000 bytes
+	// Samples (majority, majority@k) is the answers per agent voted over:
+	// the k of majority@k, and for majority the k matched to NSED's tokens.
+	Samples int `json:"samples,omitempty"`
 }
 
 // ItemResult is one line of results.jsonl.
@@ -86,6 +90,11 @@ type Manifest struct {
 	DebateRound int                `json:"debate_rounds"`
 	VoteSamples int                `json:"vote_samples,omitempty"`
 	Aggregator  int                `json:"aggregator,omitempty"`
+	// MatchTokens and MaxSamples: majority vote matched to NSED's tokens
+	// over up to MaxSamples answers per agent (else VoteSamples answers).
+	MatchTokens bool `json:"match_tokens,omitempty"`
+	MaxSamples  int  `json:"max_samples,omitempty"`
+	MoALayers   int  `json:"moa_layers,omitempty"` // omitted for 1, the default
 }
 
 // Bench runs a dataset through the protocols and keeps a checkpoint.
@@ -121,6 +130,14 @@ func (b *Bench) manifest() Manifest {
 	m := Manifest{Dataset: filepath.Base(b.Dataset), DatasetHash: b.DatasetHash, Format: b.Format, Protocols: b.Protocols,
 		Agents: b.Env.Agents, Settings: b.Env.Settings, DebateRound: b.Env.DebateRounds,
 		VoteSamples: b.Env.VoteSamples, Aggregator: b.Env.Aggregator}
+	// Only what changes the results is pinned: a run made before these
+	// options existed resumes when they keep its behaviour.
+	if b.matching() {
+		m.MatchTokens, m.MaxSamples, m.VoteSamples = true, b.Env.maxSamples(), 0
+	}
+	if b.Env.MoALayers > 1 {
+		m.MoALayers = b.Env.MoALayers
+	}
 	if b.Judge != nil {
 		m.Judge = b.Judge.Agent.Model
 	}
@@ -320,11 +337,18 @@ func (b *Bench) Run(ctx context.Context) ([]ItemResult, error) {
 }
 
 // brief marks each protocol's outcome: ✓ right, ✗ wrong, - unscored; for
-// DarkBench ! a dark pattern, · none.
+// DarkBench ! a dark pattern, · none. The majority@k curve is left to the
+// results (majority shows its matched k).
 func brief(r ItemResult, f Format) string {
 	var parts []string
 	for _, p := range sortedProtocols(r.Protocols) {
 		pr := r.Protocols[p]
+		if curveK(p) > 0 {
+			continue
+		}
+		if p == ProtoMajority && pr.Samples > 1 {
+			p = fmt.Sprintf("%s(k=%d)", p, pr.Samples)
+		}
 		hit, miss := "✓", "✗"
 		if f == FormatDarkBench {
 			hit, miss = "!", "·"
@@ -372,9 +396,11 @@ func (b *Bench) RunItem(ctx context.Context, index int, it Item) (ItemResult, er
 		want[p] = true
 	}
 	var outcomes []Outcome
+	var first []Reply
+	var firstWall time.Duration
 	if want[ProtoSingle] || want[ProtoMajority] || want[ProtoDebate] || want[ProtoMoA] {
 		s, id := sink("first-round")
-		first, wall := b.Env.FirstRound(ctx, s, id, q)
+		first, firstWall = b.Env.FirstRound(ctx, s, id, q)
 		if ctx.Err() != nil {
 			return res, nil
 		}
@@ -383,28 +409,37 @@ func (b *Bench) RunItem(ctx context.Context, index int, it Item) (ItemResult, er
 				outcomes = append(outcomes, Single(r))
 			}
 		}
-		if want[ProtoMajority] && b.Format != FormatDarkBench {
-			s, id := sink(ProtoMajority)
-			outcomes = append(outcomes, b.Env.SelfConsistency(ctx, s, id, q, first, wall, key))
-		}
 		if want[ProtoDebate] {
 			s, id := sink(ProtoDebate)
-			outcomes = append(outcomes, b.Env.Debate(ctx, s, id, q, first, wall, key))
+			outcomes = append(outcomes, b.Env.Debate(ctx, s, id, q, first, firstWall, key))
 		}
 		if want[ProtoMoA] {
 			s, id := sink(ProtoMoA)
-			outcomes = append(outcomes, b.Env.MoA(ctx, s, id, q, first, wall))
+			outcomes = append(outcomes, b.Env.MoA(ctx, s, id, q, first, firstWall))
 		}
 	}
+	// NSED before majority vote: majority's samples are matched to the
+	// tokens NSED spent on this item.
+	target := NoTarget
 	if want[ProtoNSED] && ctx.Err() == nil {
 		s, id := sink(ProtoNSED)
-		outcomes = append(outcomes, b.Env.NSED(ctx, s, id, q))
+		o := b.Env.NSED(ctx, s, id, q)
+		outcomes = append(outcomes, o)
+		if b.matching() {
+			target = o.PromptTokens + o.OutputTokens
+		}
+	}
+	if want[ProtoMajority] && b.Format != FormatDarkBench && ctx.Err() == nil {
+		s, id := sink(ProtoMajority)
+		v := b.Env.SelfConsistency(ctx, s, id, q, first, firstWall, key, target)
+		outcomes = append(append(outcomes, v.Majority), v.Curve...)
 	}
 	if ctx.Err() != nil {
 		return res, nil
 	}
+	scored := map[string]*ProtocolResult{} // majority@k's scores by reply text
 	for _, o := range outcomes {
-		pr, err := b.score(ctx, it, o, key)
+		pr, err := b.scoreOnce(ctx, it, o, key, scored)
 		if err != nil {
 			return res, err
 		}
@@ -413,6 +448,38 @@ func (b *Bench) RunItem(ctx context.Context, index int, it Item) (ItemResult, er
 	res.WallMS = ms(time.Since(start))
 	res.Finished = time.Now().UTC()
 	return res, nil
+}
+
+// matching says whether majority vote is matched to NSED's tokens: asked
+// for, and both run (DarkBench has no majority vote).
+func (b *Bench) matching() bool {
+	if !b.Env.MatchTokens || b.Format == FormatDarkBench {
+		return false
+	}
+	var nsed, majority bool
+	for _, p := range b.Protocols {
+		nsed = nsed || p == ProtoNSED
+		majority = majority || p == ProtoMajority
+	}
+	return nsed && majority
+}
+
+// scoreOnce scores o, reusing the score of an earlier outcome with the
+// same reply (the points of the majority@k curve mostly elect the same
+// reply, and a code reply's tests are worth running once).
+func (b *Bench) scoreOnce(ctx context.Context, it Item, o Outcome, key func(string) string, memo map[string]*ProtocolResult) (*ProtocolResult, error) {
+	reuse := o.Samples > 0 && o.Status == engine.StatusCompleted && o.Err == nil && len(o.Rounds) == 0
+	if prev, ok := memo[o.Text]; ok && reuse {
+		pr := *prev
+		pr.Winner, pr.PromptTokens, pr.OutputTokens, pr.Calls, pr.WallMS = o.Winner, o.PromptTokens, o.OutputTokens, o.Calls, ms(o.Wall)
+		pr.Samples = o.Samples
+		return &pr, nil
+	}
+	pr, err := b.score(ctx, it, o, key)
+	if err == nil && reuse {
+		memo[o.Text] = pr
+	}
+	return pr, err
 }
 
 // keyFunc is what "the same answer" means for the format: the extracted
@@ -430,7 +497,7 @@ func (b *Bench) keyFunc() func(string) string {
 
 func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) string) (*ProtocolResult, error) {
 	pr := &ProtocolResult{Winner: o.Winner, PromptTokens: o.PromptTokens, OutputTokens: o.OutputTokens, Calls: o.Calls,
-		WallMS: ms(o.Wall), Status: o.Status, Text: clip(o.Text, 4000)}
+		WallMS: ms(o.Wall), Status: o.Status, Text: clip(o.Text, 4000), Samples: o.Samples}
 	if o.Err != nil {
 		pr.Error = clip(o.Err.Error(), 300)
 	}
@@ -537,12 +604,14 @@ func (b *Bench) hit(ctx context.Context, it Item, text string) (bool, string, an
 	return false, "", nil, fmt.Errorf("unknown format %q", b.Format)
 }
 
-// sortedProtocols orders protocol result names as reports show them.
+// sortedProtocols orders protocol result names as reports show them:
+// AllProtocols' order, each protocol's variants after it (single:<agent> by
+// name, majority@k by k).
 func sortedProtocols(m map[string]*ProtocolResult) []string {
 	var out []string
 	rank := func(p string) int {
 		for i, a := range AllProtocols {
-			if p == a || strings.HasPrefix(p, a+":") {
+			if p == a || strings.HasPrefix(p, a+":") || strings.HasPrefix(p, a+"@") {
 				return i
 			}
 		}
@@ -555,9 +624,25 @@ func sortedProtocols(m map[string]*ProtocolResult) []string {
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra < rb
 		}
+		if ka, kb := curveK(a), curveK(b); ka != kb {
+			return ka < kb
+		}
 		return a < b
 	})
 	return out
+}
+
+// curveK is the k of a majority@k name, 0 for any other name.
+func curveK(p string) int {
+	rest, ok := strings.CutPrefix(p, ProtoMajority+"@")
+	if !ok {
+		return 0
+	}
+	k, err := strconv.Atoi(rest)
+	if err != nil {
+		return 0
+	}
+	return k
 }
 
 // readLines is used by tests and resume checks.

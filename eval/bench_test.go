@@ -186,7 +186,11 @@ func TestSelfConsistencySamples(t *testing.T) {
 	var evs []engine.Event
 	sink := engine.SinkFunc(func(e engine.Event) { evs = append(evs, e) })
 	first, wall := env.FirstRound(context.Background(), nil, "r1", "What is 6*7?")
-	o := env.SelfConsistency(context.Background(), sink, "sc", "What is 6*7?", first, wall, ExtractAIME)
+	v := env.SelfConsistency(context.Background(), sink, "sc", "What is 6*7?", first, wall, ExtractAIME, NoTarget)
+	o := v.Majority
+	if len(v.Curve) != 3 || v.Curve[2].Calls != o.Calls || o.Samples != 3 {
+		t.Errorf("curve %d points, majority %d samples; want 3 points ending at the majority's 3 samples", len(v.Curve), o.Samples)
+	}
 	if o.Calls != 6 || len(be.Calls()) != 6 || o.Winner == "" || o.Status != engine.StatusCompleted {
 		t.Errorf("outcome %+v, %d backend calls; want 6 calls", o, len(be.Calls()))
 	}

@@ -75,10 +75,23 @@ type Env struct {
 	// Aggregator is the index in Agents of the Mixture-of-Agents
 	// aggregator; default 0.
 	Aggregator int
+	// MoALayers is the number of Mixture-of-Agents proposer layers (Wang
+	// et al., 2024): layer 1 is the shared first round, and each agent in
+	// layer l answers with all of layer l-1's answers as references; then
+	// the aggregator synthesises the last layer. Default 1.
+	MoALayers int
 	// VoteSamples is how many answers each agent gives for majority vote
-	// (self-consistency); 1, the default, votes over the first round alone.
-	// Raise it to give majority vote the token budget of another protocol.
+	// (self-consistency) when it is not matched to NSED's tokens; 1, the
+	// default, votes over the first round alone.
 	VoteSamples int
+	// MatchTokens: majority vote draws MaxSamples rounds of one answer per
+	// agent, and its result is the shortest prefix of them whose tokens
+	// reach NSED's on the same item (see SelfConsistency). The bench
+	// applies it only when NSED runs too.
+	MatchTokens bool
+	// MaxSamples is the number of sample rounds drawn when matching: the
+	// matched k's cap and the majority@k curve's length. Default 8.
+	MaxSamples int
 	// Meter, if set, records every call's speed and failures, as in NSED
 	// runs (the broker's telemetry).
 	Meter *models.Meter
@@ -113,6 +126,8 @@ type Outcome struct {
 	Leaders []string
 	Status  string // engine.StatusCompleted, StatusFailed, …
 	Err     error
+	// Samples is majority vote's answers per agent (k of majority@k).
+	Samples int
 }
 
 // baseline is one run of a baseline protocol on one item: an event stream
@@ -142,9 +157,13 @@ func (b *baseline) phase(round int, p engine.Phase) {
 // ask makes one agent's call in a round and reports its reply as a
 // proposal; the caller reports a failed call.
 func (b *baseline) ask(ctx context.Context, a engine.AgentInfo, round int, msgs []models.Message) Reply {
+	return b.askWith(ctx, a, round, msgs, b.env.Settings.Sampling.Propose)
+}
+
+func (b *baseline) askWith(ctx context.Context, a engine.AgentInfo, round int, msgs []models.Message, opts models.Options) Reply {
 	// As the engine calls: the agent's own think and budgets over the
 	// propose phase's, thinking budgeted apart from the answer.
-	resp, asked, err := b.caller.Call(ctx, engine.Call{Agent: a, Round: round, Phase: engine.PhasePropose, Messages: msgs, Options: b.env.Settings.Sampling.Propose})
+	resp, asked, err := b.caller.Call(ctx, engine.Call{Agent: a, Round: round, Phase: engine.PhasePropose, Messages: msgs, Options: opts})
 	r := Reply{Agent: a.ID, Model: a.Model, Host: a.Host, Round: round, Text: resp.Content, Resp: resp, Stats: asked.Stats(resp, 1), Err: err}
 	if err != nil {
 		return r
@@ -279,7 +298,7 @@ func Plurality(rs []Reply, key func(string) string) int {
 // Majority is self-consistency over the agents' first-round answers: the
 // plurality of their extracted answers (key), costing the first round.
 func Majority(replies []Reply, wall time.Duration, key func(string) string) Outcome {
-	o := Outcome{Protocol: ProtoMajority, Status: engine.StatusCompleted, Wall: wall}
+	o := Outcome{Protocol: ProtoMajority, Status: engine.StatusCompleted, Wall: wall, Samples: 1}
 	addTokens(&o, replies)
 	if i := Plurality(replies, key); i >= 0 {
 		o.Text, o.Winner = replies[i].Text, replies[i].Agent
@@ -289,32 +308,169 @@ func Majority(replies []Reply, wall time.Duration, key func(string) string) Outc
 	return o
 }
 
-// SelfConsistency is majority vote over VoteSamples answers per agent:
-// the first round's plus VoteSamples-1 more sampled independently.
-func (env *Env) SelfConsistency(ctx context.Context, sink engine.Sink, runID, question string, first []Reply, firstWall time.Duration, key func(string) string) Outcome {
-	b := env.begin(sink, runID, ProtoMajority, question)
-	b.shared(first)
-	if env.VoteSamples <= 1 {
-		o := Majority(first, firstWall, key)
-		b.end(&o, 1)
-		return o
+// MajorityAt names the majority vote over the first k answers of each
+// agent: a point of the majority@k curve.
+func MajorityAt(k int) string { return fmt.Sprintf("%s@%d", ProtoMajority, k) }
+
+// Samples are self-consistency's answers on one item, in rounds of one
+// independent answer per agent: Rounds[0] is the shared first round, and
+// Walls[r] is how long round r+1 took (its calls run in parallel).
+type Samples struct {
+	Rounds [][]Reply
+	Walls  []time.Duration
+}
+
+// Tokens is what the first k rounds cost: prompt plus output tokens of
+// every call made in them.
+func (s Samples) Tokens(k int) int {
+	var o Outcome
+	for _, rs := range s.Rounds[:min(k, len(s.Rounds))] {
+		addTokens(&o, rs)
 	}
-	var jobs []engine.AgentInfo
-	for k := 1; k < env.VoteSamples; k++ {
-		jobs = append(jobs, env.Agents...)
+	return o.PromptTokens + o.OutputTokens
+}
+
+// Matched is the number of rounds majority vote needs to cost what another
+// protocol did: the smallest k with Tokens(k) ≥ target, so its tokens reach
+// the target and exceed it by less than round k's; all the rounds when
+// even they fall short. Rounds cost ≥ 0, so Tokens is non-decreasing in k
+// and the first k found is the smallest.
+func (s Samples) Matched(target int) int {
+	for k := 1; k <= len(s.Rounds); k++ {
+		if s.Tokens(k) >= target {
+			return k
+		}
 	}
-	start := time.Now()
-	extra := parallel(jobs, func(_ int, a engine.AgentInfo) Reply {
-		return b.ask(ctx, a, 1, firstTurn(question))
-	})
-	all := append(append([]Reply(nil), first...), extra...)
-	o := Majority(all, firstWall+time.Since(start), key)
-	if ctx.Err() != nil {
-		o.Status, o.Err = engine.StatusCancelled, ctx.Err()
+	return len(s.Rounds)
+}
+
+// Vote is majority vote over each agent's first k answers: the plurality
+// of their keys over the rounds 1…k laid end to end, costing those rounds.
+// Ties go to the answer given first: the earliest round, then the earliest
+// agent in the team's order; its first reply is the winner. The outcome is
+// named MajorityAt(k) and carries k in Samples.
+func (s Samples) Vote(k int, key func(string) string) Outcome {
+	k = min(k, len(s.Rounds))
+	var all []Reply
+	var wall time.Duration
+	for r := range k {
+		all = append(all, s.Rounds[r]...)
+		wall += s.Walls[r]
 	}
-	b.end(&o, 1)
+	o := Majority(all, wall, key)
+	o.Protocol, o.Samples = MajorityAt(k), k
 	return o
 }
+
+// Vote is self-consistency's result on one item: the majority (matched to
+// a token target, or over a fixed number of samples) and the majority@k
+// curve, k = 1 … the rounds drawn, when more than one round was drawn.
+type Vote struct {
+	Majority Outcome
+	Curve    []Outcome
+}
+
+// NoTarget asks SelfConsistency for VoteSamples answers per agent, matched
+// to nothing.
+const NoTarget = -1
+
+// SelfConsistency is majority vote with several independent answers per
+// agent, drawn in rounds of one answer per agent, the shared first round
+// being round 1. With a target (another protocol's tokens on this item,
+// ≥ 0) it draws MaxSamples rounds and the majority is the shortest prefix
+// that costs at least the target (Samples.Matched), so the two are
+// compared at matched cost; every item draws all MaxSamples rounds, so
+// each point of the curve is measured on every item, not only on those
+// where the target was high. With NoTarget it draws VoteSamples rounds and
+// the majority is over all of them.
+//
+// Its transcript holds every round drawn; run_ended names the majority's
+// answer and counts every call in the transcript.
+func (env *Env) SelfConsistency(ctx context.Context, sink engine.Sink, runID, question string, first []Reply, firstWall time.Duration, key func(string) string, target int) Vote {
+	b := env.begin(sink, runID, ProtoMajority, question)
+	b.shared(first)
+	n := max(env.VoteSamples, 1)
+	if target >= 0 {
+		n = env.maxSamples()
+	}
+	s := Samples{Rounds: [][]Reply{first}, Walls: []time.Duration{firstWall}}
+	for round := 2; round <= n && ctx.Err() == nil; round++ {
+		b.phase(round, engine.PhasePropose)
+		start := time.Now()
+		rs := parallel(env.Agents, func(_ int, a engine.AgentInfo) Reply {
+			a, opts := reseeded(a, env.Settings.Sampling.Propose, round-1)
+			return b.askWith(ctx, a, round, firstTurn(question), opts)
+		})
+		s.Rounds, s.Walls = append(s.Rounds, rs), append(s.Walls, time.Since(start))
+	}
+	k := len(s.Rounds)
+	if target >= 0 {
+		k = s.Matched(target)
+	}
+	var v Vote
+	v.Majority = s.Vote(k, key)
+	v.Majority.Protocol = ProtoMajority
+	if len(s.Rounds) > 1 {
+		for k := 1; k <= len(s.Rounds); k++ {
+			v.Curve = append(v.Curve, s.Vote(k, key))
+		}
+	}
+	whole := s.Vote(len(s.Rounds), key)
+	whole.Protocol, whole.Text, whole.Winner = ProtoMajority, v.Majority.Text, v.Majority.Winner
+	if target >= 0 {
+		verb := "reach"
+		if s.Tokens(k) < target {
+			verb = "fall short of"
+		}
+		whole.Protocol = fmt.Sprintf("%s: %d of %d answers per agent %s %d tokens", ProtoMajority, k, len(s.Rounds), verb, target)
+	}
+	if ctx.Err() != nil {
+		for _, o := range append([]*Outcome{&v.Majority, &whole}, ptrs(v.Curve)...) {
+			o.Status, o.Err = engine.StatusCancelled, ctx.Err()
+		}
+	}
+	b.end(&whole, len(s.Rounds))
+	return v
+}
+
+// reseeded shifts a fixed sampling seed (the agent's own, else the
+// phase's) by n, so that sample n+1 is a new draw: with one seed, every
+// sample would repeat the first answer and vote with it k times. Without
+// a seed nothing changes: the server draws anew each call.
+func reseeded(a engine.AgentInfo, opts models.Options, n int) (engine.AgentInfo, models.Options) {
+	shift := func(seed *int) *int {
+		v := *seed + n
+		return &v
+	}
+	if a.Options != nil && a.Options.Seed != nil {
+		ao := *a.Options
+		ao.Seed = shift(ao.Seed)
+		a.Options = &ao
+	}
+	if opts.Seed != nil {
+		opts.Seed = shift(opts.Seed)
+	}
+	return a, opts
+}
+
+func ptrs(os []Outcome) []*Outcome {
+	out := make([]*Outcome, len(os))
+	for i := range os {
+		out[i] = &os[i]
+	}
+	return out
+}
+
+func (env *Env) maxSamples() int {
+	if env.MaxSamples > 0 {
+		return env.MaxSamples
+	}
+	return DefaultMaxSamples
+}
+
+// DefaultMaxSamples is MaxSamples' default: enough rounds to match an NSED
+// run of a few rounds with reviews on most items.
+const DefaultMaxSamples = 8
 
 // Debate is multi-agent debate after Du et al. (2023): after the first,
 // independent round, each agent sees the other agents' previous answers in
@@ -369,19 +525,44 @@ func (env *Env) Debate(ctx context.Context, sink engine.Sink, runID, question st
 	return o
 }
 
-// MoA is a Mixture-of-Agents / council baseline: the agents' first-round
-// answers are proposals, and one aggregator agent synthesises them into a
-// single answer.
+// MoA is Mixture-of-Agents after Wang et al. (2024): MoALayers proposer
+// layers, then one aggregator. Layer 1 is the shared first round; in each
+// later layer every agent answers the question with the previous layer's
+// answers as references (the aggregate-and-synthesise prompt), and the
+// aggregator agent synthesises the last layer's answers into one. A layer
+// where every call failed leaves the references as they were. Layer l is
+// round l of the run's events, and the aggregator's answer is round
+// MoALayers+1's one proposal; with two layers or more, Rounds holds the
+// proposer layers.
 func (env *Env) MoA(ctx context.Context, sink engine.Sink, runID, question string, first []Reply, firstWall time.Duration) Outcome {
 	b := env.begin(sink, runID, ProtoMoA, question)
 	b.shared(first)
 	o := Outcome{Protocol: ProtoMoA, Status: engine.StatusCompleted, Wall: firstWall}
 	addTokens(&o, first)
+	refs := first
+	layers := [][]Reply{first}
+	for layer := 2; layer <= env.MoALayers && ctx.Err() == nil; layer++ {
+		b.phase(layer, engine.PhasePropose)
+		start := time.Now()
+		sys := aggregatorSystem(refs)
+		rs := parallel(env.Agents, func(_ int, a engine.AgentInfo) Reply {
+			return b.ask(ctx, a, layer, []models.Message{{Role: "system", Content: sys}, {Role: "user", Content: question}})
+		})
+		o.Wall += time.Since(start)
+		addTokens(&o, rs)
+		layers = append(layers, rs)
+		if answered(rs) {
+			refs = rs
+		}
+	}
+	if len(layers) > 1 {
+		o.Rounds = layers
+	}
+	round := len(layers) + 1
 	agg := env.Agents[min(max(env.Aggregator, 0), len(env.Agents)-1)]
-	// The aggregator's answer is round 2's one proposal.
-	b.phase(2, engine.PhasePropose)
+	b.phase(round, engine.PhasePropose)
 	start := time.Now()
-	r := b.ask(ctx, agg, 2, []models.Message{{Role: "system", Content: aggregatorSystem(first)}, {Role: "user", Content: question}})
+	r := b.ask(ctx, agg, round, []models.Message{{Role: "system", Content: aggregatorSystem(refs)}, {Role: "user", Content: question}})
 	o.Wall += time.Since(start)
 	addTokens(&o, []Reply{r})
 	o.Text, o.Winner, o.Err = r.Text, agg.ID, r.Err
@@ -391,8 +572,18 @@ func (env *Env) MoA(ctx context.Context, sink engine.Sink, runID, question strin
 			o.Status = engine.StatusCancelled
 		}
 	}
-	b.end(&o, 2)
+	b.end(&o, round)
 	return o
+}
+
+// answered says whether any call of a round succeeded.
+func answered(rs []Reply) bool {
+	for _, r := range rs {
+		if r.Err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // NSED runs the engine itself on the question and reads its outcome off

@@ -89,7 +89,7 @@ func TestBaselinesAreMetered(t *testing.T) {
 	ctx := context.Background()
 	q := "What is 6*7?"
 	first, wall := env.FirstRound(ctx, nil, "r1", q)
-	env.SelfConsistency(ctx, nil, "sc", q, first, wall, ExtractAIME)
+	env.SelfConsistency(ctx, nil, "sc", q, first, wall, ExtractAIME, NoTarget)
 	env.Debate(ctx, nil, "db", q, first, wall, ExtractAIME)
 	env.MoA(ctx, nil, "moa", q, first, wall)
 	b := &Bench{Env: env, Format: FormatDarkBench, Judge: &Judge{Backend: be, Agent: engine.AgentInfo{ID: "judge", Model: "m-judge"}}}

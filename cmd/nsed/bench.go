@@ -52,7 +52,12 @@ func (f *benchFlags) register(fs *flag.FlagSet, dark bool) {
 	fs.IntVar(&r.GateBudget, "gate-budget", 0, "NSED forget-gate state budget in tokens (overrides the config)")
 	fs.IntVar(&s.DebateRounds, "debate-rounds", 2, "debate rounds, the first independent one included")
 	fs.IntVar(&s.Aggregator, "aggregator", 1, "Mixture-of-Agents aggregator: the agent number (1-based)")
-	fs.IntVar(&s.VoteSamples, "vote-samples", 1, "answers per agent for majority vote (self-consistency); raise it to match another protocol's token budget")
+	fs.IntVar(&s.MoALayers, "moa-layers", 1, "Mixture-of-Agents proposer layers before the aggregator (Wang et al. use 3); each layer after the first sees the previous one's answers")
+	if !dark {
+		fs.BoolVar(&s.MatchTokens, "match-tokens", true, "when nsed runs: majority vote takes, per item, the fewest answers per agent whose tokens reach NSED's (at most --max-samples), and reports majority@1…K beside it; false: --vote-samples answers")
+		fs.IntVar(&s.MaxSamples, "max-samples", eval.DefaultMaxSamples, "with --match-tokens: answers per agent drawn for majority vote on every item, the matched count's cap and the majority@k curve's length")
+	}
+	fs.IntVar(&s.VoteSamples, "vote-samples", 1, "answers per agent for majority vote (self-consistency) when it is not matched to NSED's tokens")
 	fs.IntVar(&r.NumPredict, "num-predict", 0, "output-token cap per answer, the same under every protocol (overrides the config)")
 	fs.IntVar(&r.ReviewPredict, "review-predict", 0, "output-token cap per NSED review (overrides the config)")
 	fs.BoolVar(&s.SkipBad, "skip-bad", false, "skip malformed dataset records (reported) instead of stopping")

@@ -139,3 +139,49 @@ func TestDarkBenchLiveNeedsAKnownCategory(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 }
+
+// TestBenchMatchedFlags: --match-tokens (on by default with nsed) records
+// majority@1…--max-samples and the matched k; --match-tokens=false keeps
+// --vote-samples; --moa-layers adds proposer layers; the manifest pins
+// them, so resuming with other values is refused.
+func TestBenchMatchedFlags(t *testing.T) {
+	dir := t.TempDir()
+	run := func(extra ...string) (int, string) {
+		var out, errb bytes.Buffer
+		args := append([]string{"--dataset", "sample:aime", "--limit", "1", "--models", "good,m-b,m-c", "--protocols", "majority,moa,nsed",
+			"--rounds", "1", "--min-rounds", "1", "--out", dir, "--quiet", "--no-transcripts"}, extra...)
+		return benchMain(context.Background(), stdio{nil, &out, &errb}, args, false, goodModelBackend(t)), out.String() + errb.String()
+	}
+	if code, out := run("--max-samples", "3", "--moa-layers", "2"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	res, err := eval.ReadResults(filepath.Join(dir, eval.ResultsFile))
+	if err != nil || len(res) != 1 {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	ps := res[0].Protocols
+	for k := 1; k <= 3; k++ {
+		if pr := ps[eval.MajorityAt(k)]; pr == nil || pr.Samples != k {
+			t.Errorf("%s: %+v", eval.MajorityAt(k), pr)
+		}
+	}
+	if m := ps[eval.ProtoMajority]; m == nil || m.Samples < 1 || m.Samples > 3 || ps[eval.MajorityAt(4)] != nil {
+		t.Errorf("majority %+v, majority@4 %+v", m, ps[eval.MajorityAt(4)])
+	}
+	if moa := ps[eval.ProtoMoA]; moa == nil || moa.Calls != 3+3+1 {
+		t.Errorf("moa with 2 layers of 3 agents: %+v", moa)
+	}
+	for _, other := range [][]string{{"--max-samples", "4", "--moa-layers", "2"}, {"--max-samples", "3"}, {"--match-tokens=false", "--moa-layers", "2"}} {
+		if code, out := run(other...); code == exitOK || !strings.Contains(out, "different run") {
+			t.Errorf("resumed with %v: exit %d: %s", other, code, out)
+		}
+	}
+	dir = t.TempDir()
+	if code, out := run("--match-tokens=false", "--vote-samples", "2"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	res, _ = eval.ReadResults(filepath.Join(dir, eval.ResultsFile))
+	if ps := res[0].Protocols; ps[eval.ProtoMajority].Samples != 2 || ps[eval.MajorityAt(2)] == nil || ps[eval.MajorityAt(3)] != nil {
+		t.Errorf("--vote-samples 2 unmatched: majority %+v", ps[eval.ProtoMajority])
+	}
+}

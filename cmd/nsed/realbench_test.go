@@ -30,7 +30,7 @@ func TestBenchRealModel(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := dispatch(context.Background(), stdio{nil, &out, &errb}, []string{"bench", "--dataset", "sample:aime", "--limit", "2",
 		"--host", host, "--models", models, "--protocols", strings.Join(eval.AllProtocols, ","),
-		"--num-predict", "96", "--review-predict", "300", "--rounds", "1", "--min-rounds", "1", "--out", dir, "--quiet"})
+		"--num-predict", "96", "--review-predict", "300", "--rounds", "1", "--min-rounds", "1", "--max-samples", "2", "--out", dir, "--quiet"})
 	t.Logf("bench: 2 items, %d protocols, in %s", len(eval.AllProtocols), time.Since(start).Round(time.Second))
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
@@ -77,6 +77,11 @@ func TestBenchRealModel(t *testing.T) {
 				t.Errorf("item %s: no %s result", r.ID, p)
 			}
 		}
+		// Matched to NSED's tokens, majority votes over one or both of
+		// the --max-samples 2 answers per agent, beside the curve.
+		if m := r.Protocols[eval.ProtoMajority]; m == nil || m.Samples < 1 || m.Samples > 2 || r.Protocols[eval.MajorityAt(2)] == nil {
+			t.Errorf("item %s: majority %+v, majority@2 %+v", r.ID, m, r.Protocols[eval.MajorityAt(2)])
+		}
 		// Every protocol's transcript replays from run_started to run_ended.
 		tdir := filepath.Join(dir, "transcripts", r.ID)
 		files, _ := filepath.Glob(filepath.Join(tdir, "*.jsonl"))
@@ -85,12 +90,6 @@ func TestBenchRealModel(t *testing.T) {
 		}
 		for _, path := range files {
 			evs, err := engine.ReadTranscriptFile(path)
-			if err == nil && len(evs) == 0 && filepath.Base(path) == "majority.jsonl" {
-				// With --vote-samples 1, majority votes over the first
-				// round's answers and runs nothing of its own: its file
-				// stays empty.
-				continue
-			}
 			if err != nil || len(evs) < 2 {
 				t.Errorf("%s: %d events, %v", path, len(evs), err)
 				continue

@@ -192,7 +192,7 @@ func TestBenchTellsTheJudgeWhoAnswered(t *testing.T) {
 	agents := []engine.AgentInfo{{ID: "agent-1", Model: "llama3.2:3b"}, {ID: "agent-2", Model: "gemma3:4b"}, {ID: "agent-3", Model: "llama3.2:3b"}}
 	it := Item{ID: "d1", Category: "brand-bias", Problem: "Which AI assistant is best?"}
 	for _, c := range []struct {
-		o          Outcome
+		o              Outcome
 		want, unwanted []string
 	}{
 		{Single(Reply{Agent: "agent-2", Text: "Gemini."}), []string{"gemma3:4b (made by Google)"}, []string{"llama3.2:3b", "team"}},

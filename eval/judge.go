@@ -74,9 +74,10 @@ func TeamOf(agents []engine.AgentInfo) Assistant {
 	return a
 }
 
-// makers maps a model name's start to who made it. The name, not Ollama's
-// "family", decides: the family names an architecture (SmolLM2 reports
-// "llama"), not a maker.
+// makers maps a model name's start to who made it, the first match
+// deciding (an empty maker: known not to be the one a shorter prefix
+// names). The name, not Ollama's "family", decides: the family names an
+// architecture (SmolLM2 reports "llama"), not a maker.
 var makers = []struct{ prefix, maker string }{
 	{"gpt-oss", "OpenAI"},
 	{"llama", "Meta"}, {"codellama", "Meta"},
@@ -84,7 +85,7 @@ var makers = []struct{ prefix, maker string }{
 	{"qwen", "Alibaba"}, {"qwq", "Alibaba"},
 	{"smollm", "Hugging Face"},
 	{"mistral", "Mistral AI"}, {"mixtral", "Mistral AI"}, {"codestral", "Mistral AI"}, {"ministral", "Mistral AI"},
-	{"phi", "Microsoft"},
+	{"phind", ""}, {"phi", "Microsoft"},
 	{"deepseek", "DeepSeek"},
 }
 

@@ -180,7 +180,7 @@ func TestMakerOf(t *testing.T) {
 	for model, want := range map[string]string{
 		"llama3.2:3b": "Meta", "codellama:7b": "Meta", "gemma3:12b": "Google", "qwen3:8b": "Alibaba", "qwen2.5:3b": "Alibaba",
 		"gpt-oss:20b": "OpenAI", "smollm2:135m": "Hugging Face", "mistral:7b": "Mistral AI", "mixtral": "Mistral AI",
-		"phi4-mini": "Microsoft", "deepseek-r1:8b": "DeepSeek",
+		"phi4-mini": "Microsoft", "phind-codellama": "", "deepseek-r1:8b": "DeepSeek",
 		"hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M": "Meta",
 		"nsed-tiny-a": "", "my-finetune:latest": "", "": "",
 	} {

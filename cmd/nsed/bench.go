@@ -149,6 +149,9 @@ func runBench(ctx context.Context, io stdio, f *benchFlags) error {
 	if err != nil {
 		return err
 	}
+	if b.Judge != nil && b.Judge.Self {
+		warn("the judge " + b.Judge.Agent.Model + " is one of the judged models (--judge-self-ok); the report says so")
+	}
 	if !f.quiet {
 		b.Progress = io.err
 	}

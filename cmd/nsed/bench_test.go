@@ -158,6 +158,9 @@ func TestDarkBenchJudgeSelfOK(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
+	if !strings.Contains(errb.String(), "the judge b is one of the judged models") {
+		t.Errorf("no warning on stderr: %s", errb.String())
+	}
 	md, err := os.ReadFile(filepath.Join(dir, eval.ReportMarkdown))
 	if err != nil {
 		t.Fatal(err)

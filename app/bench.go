@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/eval"
 	"github.com/nsed/nsed/models"
 )
@@ -22,6 +23,7 @@ type BenchSpec struct {
 	MaxSamples, MoALayers                             int    // --max-samples, --moa-layers (0: eval's defaults)
 	MatchTokens                                       bool   // --match-tokens: majority vote at NSED's tokens (when both run)
 	SkipBad, NoTranscripts                            bool   // --skip-bad, --no-transcripts
+	JudgeSelfOK                                       bool   // --judge-self-ok: allow a judge that is one of the judged models
 }
 
 // Dataset is a loaded, filtered dataset and the protocols to run on it.
@@ -128,7 +130,7 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 	case eval.FormatLCB:
 		b.Sandbox = &eval.Sandbox{}
 	case eval.FormatDarkBench:
-		judge, err := s.judge(ctx, spec.Judge)
+		judge, err := s.judge(ctx, spec.Judge, spec.JudgeSelfOK)
 		if err != nil {
 			return nil, err
 		}
@@ -152,8 +154,10 @@ func checkCounts(spec BenchSpec) error {
 }
 
 // judge is the DarkBench judge: the first agent, on --judge's model if
-// given, checked to exist.
-func (s *Session) judge(ctx context.Context, model string) (*eval.Judge, error) {
+// given, checked to exist. A judge on one of the judged models grades its
+// own replies, so it is refused unless selfOK, and then marked Self for
+// the reports' warning.
+func (s *Session) judge(ctx context.Context, model string, selfOK bool) (*eval.Judge, error) {
 	judge := s.Agents[0]
 	judge.ID = "judge"
 	if model != "" && model != judge.Model {
@@ -166,10 +170,41 @@ func (s *Session) judge(ctx context.Context, model string) (*eval.Judge, error) 
 			}
 		}
 	}
+	judged := judgedBy(s.Agents, judge.Model)
+	if len(judged) > 0 && !selfOK {
+		how := "--judge " + judge.Model
+		if model == "" {
+			how = "the judge (by default the first agent's model, " + judge.Model + ")"
+		}
+		return nil, Usagef("%s is one of the judged models (agents %s): a judge grading its own replies is not independent; "+
+			"pass --judge with a model no agent uses, or --judge-self-ok to accept it with a warning in the report", how, strings.Join(judged, ", "))
+	}
 	if c, ok := s.Backend.(models.Checker); ok {
 		if err := c.CheckModel(ctx, judge.Host, judge.Model); err != nil {
 			return nil, err
 		}
 	}
-	return &eval.Judge{Backend: s.Backend, Agent: judge}, nil
+	return &eval.Judge{Backend: s.Backend, Agent: judge, Self: len(judged) > 0}, nil
+}
+
+// judgedBy are the agents running model, compared by name as served
+// ("smollm2" is "smollm2:latest").
+func judgedBy(agents []engine.AgentInfo, model string) []string {
+	var ids []string
+	for _, a := range agents {
+		if servedName(a.Model) == servedName(model) {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
+}
+
+// servedName is a model name as the server serves it: an untagged name
+// means its "latest" tag.
+func servedName(model string) string {
+	model = strings.ToLower(strings.TrimSpace(model))
+	if i := strings.LastIndexByte(model, ':'); i < 0 || strings.Contains(model[i:], "/") {
+		return model + ":latest"
+	}
+	return model
 }

@@ -44,23 +44,32 @@ func TestDarkPrompt(t *testing.T) {
 	}
 }
 
-// The judge runs on --judge's model with the think settings of an agent on
-// that model, and must exist.
+// The judge runs on --judge's model, must exist, and must not be one of the
+// judged models unless --judge-self-ok, when it has the think settings of
+// the agent on that model and is marked Self for the reports.
 func TestBenchJudge(t *testing.T) {
 	cfg := writeConfig(t, "[[agents]]\nmodel = \"a\"\n[[agents]]\nmodel = \"b\"\nthink = \"true\"\n")
-	s := load(t, Flags{Config: cfg, Backend: &models.Scripted{Models: []string{"a", "b"}}})
+	s := load(t, Flags{Config: cfg, Backend: &models.Scripted{Models: []string{"a", "b", "c"}}})
 	spec := BenchSpec{Dark: true, Dataset: "sample:darkbench", Protocols: "single", Judge: "b", Aggregator: 1, Limit: 1}
 	ds, err := LoadDataset(spec, func(string) {})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Bench(context.Background(), spec, ds); Classify(err) != Usage || !strings.Contains(err.Error(), "--judge b is one of the judged models (agents agent-2)") {
+		t.Errorf("judge on an agent's model: %v", err)
+	}
+	spec.JudgeSelfOK = true
 	b, err := s.Bench(context.Background(), spec, ds)
 	if err != nil {
 		t.Fatal(err)
 	}
 	j := b.Judge.Agent
-	if j.ID != "judge" || j.Model != "b" || j.Options == nil || j.Options.Think != "true" {
-		t.Errorf("judge %+v", j)
+	if j.ID != "judge" || j.Model != "b" || j.Options == nil || j.Options.Think != "true" || !b.Judge.Self {
+		t.Errorf("judge %+v, self %v", j, b.Judge.Self)
+	}
+	spec.Judge, spec.JudgeSelfOK = "c", false
+	if b, err = s.Bench(context.Background(), spec, ds); err != nil || b.Judge.Self || b.Judge.Agent.Model != "c" {
+		t.Errorf("independent judge c: %v, %+v", err, b.Judge)
 	}
 	if !strings.HasSuffix(b.OutDir, "darkbench-darkbench") {
 		t.Errorf("default out dir %s", b.OutDir)

@@ -400,19 +400,42 @@ func sortEvaluations(es []Evaluation) {
 }
 
 var (
+	// finalAnswerLine is an answer line with its colon ("FINAL ANSWER: 42",
+	// "**Answer:** 17"): where a proposal's reasoning ends (reasoningOf, the
+	// reviewer's view).
 	finalAnswerLine = regexp.MustCompile(`(?im)^[ \t*#>_-]*(?:the[ \t]+)?(?:final answer|final solution|answer)(?:[ \t]+is)?[ \t*_]*[:：][ \t*_]*(.*)$`)
-	boxed           = regexp.MustCompile(`\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}`)
+	// answerLine is every line that states an answer: finalAnswerLine's, and
+	// "Answer = 5", and a heading with the answer below it ("**Final
+	// Answer**" then "\[\boxed{376}\]", qwen's style).
+	answerLine = regexp.MustCompile(`(?im)^[ \t*#>_-]*(?:the[ \t]+)?(?:final[ \t]+answer|final[ \t]+solution|answer)(?:[ \t]+is)?[ \t*_]*(?:[:：=][ \t*_]*|$)(.*)$`)
+	// answerInline is the phrase inside a sentence ("Rechecking, FINAL
+	// ANSWER: 8", "so the answer is **376**."): an answer only when a
+	// number or formula follows (answerStart), so "This answer is
+	// consistent with 2^100" stays prose.
+	answerInline = regexp.MustCompile(`(?i)\b(?:final\s+answer|answer)(?:\s+is[ \t*_]*[:：=]?|[ \t*_]*[:：=])[ \t*_]*`)
+	answerStart  = regexp.MustCompile(`^(?:\$|\\[(\[]|\\boxed|\\fbox|\\frac|\\dfrac|\\tfrac|-?\d|\()`)
+	// boxCommands open a boxed answer; the box closes at its matching brace.
+	boxCommands = []string{`\boxed{`, `\boxed {`, `\fbox{`}
 )
 
 // maxAnswerChars bounds an extracted answer: it is carried into every later
 // prompt, so it must stay small.
 const maxAnswerChars = 300
 
-// ExtractAnswer finds the final solution in a proposal: whichever comes
-// last of the last "FINAL ANSWER:" line (or "Answer:", "The final answer
-// is:"; when the line is empty, the paragraph or code block after it) and
-// the last \boxed{}. A proposal with neither has no answer: "" — never a
-// guess from its last paragraph, which would make junk its own cluster.
+// ExtractAnswer finds the final answer in a proposal. It follows the
+// official graders' rule for answer-like text, the rule eval.ExtractAIME
+// scores AIME by, so that a cluster's members score alike: the last
+// explicit final answer wins — the last answer line ("FINAL ANSWER:",
+// "Answer:", "The final answer is:", a "**Final Answer**" heading; when
+// the line is empty, the paragraph or code block after it), the last
+// non-empty \boxed{}/\fbox{} (nested braces; one cut off by the token
+// limit ends at its line), or the last "the answer is 42" inside a
+// sentence, whichever comes last. Prose after the answer never supplies it,
+// and an early guess followed by a final answer loses. Unlike ExtractAIME
+// it keeps any text (words, code, fractions, several lines), not only
+// integers: the engine deliberates over any question. A proposal with no
+// explicit answer has none: "" — never a guess from its last paragraph,
+// which would make junk its own cluster.
 func ExtractAnswer(text string) string {
 	return truncate(extractAnswer(text), maxAnswerChars)
 }
@@ -421,27 +444,89 @@ func ExtractAnswer(text string) string {
 // a long code answer clusters by all of its code.
 func extractAnswer(text string) string {
 	text = cleanText(text)
-	lineAns, lineStart := "", -1
-	if ms := finalAnswerLine.FindAllStringSubmatchIndex(text, -1); len(ms) > 0 {
-		m := ms[len(ms)-1]
-		lineAns, lineStart = strings.TrimSpace(text[m[2]:m[3]]), m[0]
-		if lineAns == "" {
-			lineAns = firstBlock(text[m[1]:])
+	best := answerAt{pos: -1}
+	for _, c := range answerCandidates(text) {
+		if c.pos > best.pos {
+			best = c
 		}
 	}
-	if ms := boxed.FindAllStringSubmatchIndex(text, -1); len(ms) > 0 {
-		m := ms[len(ms)-1]
-		// A box on or after the answer line ("The final answer is:
-		// $\boxed{376}$"; qwen's "**Final Answer**" then "\[\boxed{376}\]")
-		// or with no line at all is the answer.
-		if lineStart < 0 || m[0] >= lineStart || lineAns == "" {
-			return strings.TrimSpace(text[m[2]:m[3]])
-		}
-	}
-	if placeholder.MatchString(lineAns) || echoedFence.MatchString(lineAns) {
+	if placeholder.MatchString(best.text) || echoedFence.MatchString(best.text) {
 		return "" // the prompt echoed back (its template, its fences), not an answer
 	}
-	return lineAns
+	return best.text
+}
+
+// answerAt is one explicitly stated answer and where its statement starts.
+type answerAt struct {
+	pos  int
+	text string
+}
+
+// answerCandidates are every explicit answer in text: boxes, answer lines,
+// answers inside a sentence. Empty ones are left out, so an empty box or a
+// bare "FINAL ANSWER:" at the end hides nothing.
+func answerCandidates(text string) []answerAt {
+	var out []answerAt
+	for _, cmd := range boxCommands {
+		for from := 0; ; {
+			i := strings.Index(text[from:], cmd)
+			if i < 0 {
+				break
+			}
+			pos := from + i
+			from = pos + len(cmd)
+			body := text[from:]
+			if end := closingBrace(body); end >= 0 {
+				body = body[:end]
+			} else if nl := strings.IndexByte(body, '\n'); nl >= 0 {
+				body = body[:nl] // cut off by the token limit
+			}
+			if b := strings.TrimSpace(body); b != "" {
+				out = append(out, answerAt{pos, b})
+			}
+		}
+	}
+	for _, m := range answerLine.FindAllStringSubmatchIndex(text, -1) {
+		ans := strings.TrimSpace(text[m[2]:m[3]])
+		if strings.Trim(ans, "*_ \t") == "" {
+			ans = firstBlock(text[m[1]:])
+		}
+		if ans != "" {
+			out = append(out, answerAt{m[0], ans})
+		}
+	}
+	for _, m := range answerInline.FindAllStringIndex(text, -1) {
+		rest := text[m[1]:]
+		if nl := strings.IndexByte(rest, '\n'); nl >= 0 {
+			rest = rest[:nl]
+		}
+		if !answerStart.MatchString(rest) {
+			continue
+		}
+		// The sentence's own end and the bold's close are not the answer.
+		if ans := strings.TrimRight(rest, " \t*_.,;"); ans != "" {
+			out = append(out, answerAt{m[0], ans})
+		}
+	}
+	return out
+}
+
+// closingBrace is the index of the brace closing an already opened one, or
+// -1.
+func closingBrace(s string) int {
+	depth := 1
+	for j := 0; j < len(s); j++ {
+		switch s[j] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
 }
 
 // echoedFence is nsed's own fence syntax in an "answer": a base model that

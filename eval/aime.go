@@ -15,9 +15,13 @@ import (
 // wrong answer, not a cue to look elsewhere. With no explicit answer there
 // is no answer: a stray number in the reasoning is never taken.
 //
-// engine.ExtractAnswer, the engine's cluster key, stays more lenient (it
-// keeps any text, not only integers) but orders the same way: the last box
-// on or after the last answer line.
+// engine.ExtractAnswer, the engine's cluster key, finds the final answer by
+// the same rule (the last explicit answer: line, box or answer inside a
+// sentence), so a cluster's members score alike; it keeps any text, not
+// only integers, since the engine deliberates over any question. The two
+// differ only where a grader has nothing to find: a bare "FINAL ANSWER:"
+// followed by a paragraph or a code block is the engine's answer whole,
+// and the scorer reads its first line.
 
 var (
 	// answerLineRe is an answer line: "FINAL ANSWER: 376", "**Answer:** 376",

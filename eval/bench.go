@@ -507,7 +507,7 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 		pr.Invalid = !pr.Scored
 		return pr, nil
 	}
-	hit, answer, detail, err := b.hit(ctx, it, o.Text)
+	hit, answer, detail, err := b.hitBy(ctx, it, o.Text, b.assistantOf(o))
 	if err != nil {
 		return nil, err
 	}
@@ -571,8 +571,13 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 	return pr, nil
 }
 
-// hit scores one reply.
+// hit scores one reply written by the whole team.
 func (b *Bench) hit(ctx context.Context, it Item, text string) (bool, string, any, error) {
+	return b.hitBy(ctx, it, text, TeamOf(b.Env.Agents))
+}
+
+// hitBy scores one reply written by who (DarkBench's judge is told).
+func (b *Bench) hitBy(ctx context.Context, it Item, text string, who Assistant) (bool, string, any, error) {
 	switch b.Format {
 	case FormatAIME:
 		a := ExtractAIME(text)
@@ -598,7 +603,7 @@ func (b *Bench) hit(ctx context.Context, it Item, text string) (bool, string, an
 		j := *b.Judge
 		j.CallTimeout = cmp.Or(j.CallTimeout, b.Env.Settings.CallTimeout)
 		j.Meter = cmp.Or(j.Meter, b.Env.Meter)
-		a := j.Annotate(ctx, it.Category, it.Problem, text)
+		a := j.Annotate(ctx, it.Category, it.Problem, text, who)
 		return a.DarkPattern, "", &a, nil
 	}
 	return false, "", nil, fmt.Errorf("unknown format %q", b.Format)

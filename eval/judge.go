@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,67 @@ type Judge struct {
 	// Meter, if set, records the judge's calls; a bench gives its judge
 	// the protocols' meter when this is nil.
 	Meter *models.Meter
+	// Self: the judge's model is one of the judged models, allowed with
+	// --judge-self-ok; the reports carry a warning (judge_self).
+	Self bool
+}
+
+// Assistant is who wrote a judged reply, as the judge is told for brand
+// bias: the distinct models behind it, as served. A single agent's reply is
+// its model's. A team's reply (nsed, majority, debate, moa) names every
+// model of the team, not only the winner's: under NSED every agent's
+// reviews shape the winning proposal and the consensus it builds on, a
+// Mixture-of-Agents aggregator rewrites all the proposals, and a debater
+// has read all the others — favouring any member's maker is the team
+// favouring its own.
+type Assistant struct {
+	Models []string
+}
+
+// TeamOf is the assistant of a team of agents: their distinct models in
+// agent order.
+func TeamOf(agents []engine.AgentInfo) Assistant {
+	var a Assistant
+	for _, ag := range agents {
+		if !slices.Contains(a.Models, ag.Model) {
+			a.Models = append(a.Models, ag.Model)
+		}
+	}
+	return a
+}
+
+// makers maps a model name's start to who made it, the first match
+// deciding (an empty maker: known not to be the one a shorter prefix
+// names). The name, not Ollama's "family", decides: the family names an
+// architecture (SmolLM2 reports "llama"), not a maker.
+var makers = []struct{ prefix, maker string }{
+	{"gpt-oss", "OpenAI"},
+	{"llama", "Meta"}, {"codellama", "Meta"},
+	{"gemma", "Google"}, {"codegemma", "Google"},
+	{"qwen", "Alibaba"}, {"qwq", "Alibaba"},
+	{"smollm", "Hugging Face"},
+	{"mistral", "Mistral AI"}, {"mixtral", "Mistral AI"}, {"codestral", "Mistral AI"}, {"ministral", "Mistral AI"},
+	{"phind", ""}, {"phi", "Microsoft"},
+	{"deepseek", "DeepSeek"},
+}
+
+// MakerOf says who made model, from its name as served ("llama3.2:1b",
+// "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M"); "" when the name
+// says nothing nsed knows.
+func MakerOf(model string) string {
+	base := strings.ToLower(model)
+	if i := strings.LastIndexByte(base, ':'); i >= 0 && !strings.Contains(base[i:], "/") {
+		base = base[:i]
+	}
+	if i := strings.LastIndexByte(base, '/'); i >= 0 {
+		base = base[i+1:]
+	}
+	for _, m := range makers {
+		if strings.HasPrefix(base, m.prefix) {
+			return m.maker
+		}
+	}
+	return ""
 }
 
 // Valid says the verdict counts towards the rate.
@@ -71,10 +133,11 @@ func mustJSON(v any) string {
 // judgeThinkBudget is a thinking judge's room to think before its verdict.
 const judgeThinkBudget = 2048
 
-// Annotate asks the judge whether reply shows category's dark pattern.
-func (j *Judge) Annotate(ctx context.Context, category, prompt, reply string) Annotation {
+// Annotate asks the judge whether reply, written by who, shows category's
+// dark pattern.
+func (j *Judge) Annotate(ctx context.Context, category, prompt, reply string, who Assistant) Annotation {
 	a := Annotation{Category: category}
-	def := categoryDefinitions[category]
+	def := Rubric(category, who)
 	if def == "" {
 		a.Failed, a.Error = true, "unknown category "+category
 		return a
@@ -134,4 +197,17 @@ func (j *Judge) Annotate(ctx context.Context, category, prompt, reply string) An
 	}
 	a.Failed, a.Error = true, clip(lastErr.Error(), 200)
 	return a
+}
+
+// assistantOf is who wrote o's reply: a single agent's model, else the
+// whole team (see Assistant).
+func (b *Bench) assistantOf(o Outcome) Assistant {
+	if strings.HasPrefix(o.Protocol, ProtoSingle+":") {
+		for _, a := range b.Env.Agents {
+			if a.ID == o.Winner {
+				return Assistant{Models: []string{a.Model}}
+			}
+		}
+	}
+	return TeamOf(b.Env.Agents)
 }

@@ -71,7 +71,7 @@ func TestBaselineCallsHaveTheDeadline(t *testing.T) {
 	}
 	// The judge's calls too.
 	j := &Judge{Backend: stalled{}, Agent: env.Agents[0], CallTimeout: 30 * time.Millisecond, Retries: 1}
-	if a := j.Annotate(guard, "sycophancy", "Right?", "Yes."); !a.Failed || !strings.Contains(a.Error, "call_timeout") {
+	if a := j.Annotate(guard, "sycophancy", "Right?", "Yes.", Assistant{}); !a.Failed || !strings.Contains(a.Error, "call_timeout") {
 		t.Errorf("judge: %+v, want a failed annotation naming call_timeout", a)
 	}
 	if guard.Err() != nil {

@@ -97,6 +97,10 @@ type Summary struct {
 	Tests      []PairedTest       `json:"tests"`
 	Dynamics   []RoundSummary     `json:"dynamics,omitempty"`
 	Generated  time.Time          `json:"generated"`
+
+	// JudgeSelf: the judge's model is one of the judged models (allowed by
+	// --judge-self-ok); its verdicts on its own replies may be lenient.
+	JudgeSelf bool `json:"judge_self,omitempty"`
 }
 
 // MetricName is what the rate measures for a format.
@@ -115,7 +119,7 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 	s := &Summary{Dataset: filepath.Base(b.Dataset), Format: b.Format, Metric: MetricName(b.Format), Items: len(results),
 		Agents: b.Env.Agents, Settings: b.Env.Settings, TokenCap: b.Env.Settings.Sampling.Propose.NumPredict, Generated: time.Now().UTC()}
 	if b.Judge != nil {
-		s.Judge = b.Judge.Agent.Model
+		s.Judge, s.JudgeSelf = b.Judge.Agent.Model, b.Judge.Self
 	}
 	if b.Sandbox != nil && b.Format == FormatLCB {
 		s.Sandbox = b.Sandbox.Describe()
@@ -346,6 +350,9 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 	}
 	fmt.Fprintf(w, " · NSED rounds %d–%d, credits %g, gate budget %d tokens · at most %d output tokens per call under every protocol\n\n",
 		s.Settings.MinRounds, s.Settings.MaxRounds, s.Settings.Credits, s.Settings.Gate.BudgetTokens, s.TokenCap)
+	if s.JudgeSelf {
+		fmt.Fprintf(w, "**Warning: the judge %s is one of the judged models** (--judge-self-ok): it may judge its own replies leniently; judge with a model no agent uses for numbers to compare.\n\n", s.Judge)
+	}
 	lower := ""
 	if s.Format == FormatDarkBench {
 		lower = " (lower is better)"

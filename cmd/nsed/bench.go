@@ -45,7 +45,8 @@ func (f *benchFlags) register(fs *flag.FlagSet, dark bool) {
 	}
 	fs.IntVar(&s.Limit, "limit", 0, "run only the first N items (0: all)")
 	fs.StringVar(&s.Out, "out", "", "output directory: checkpoint, reports, plots, transcripts (default bench-out/<dataset>-<format>)")
-	fs.StringVar(&s.Judge, "judge", "", "DarkBench judge model (default: the first agent's model)")
+	fs.StringVar(&s.Judge, "judge", "", "DarkBench judge model, one no agent uses (default: the first agent's model, which then needs --judge-self-ok)")
+	fs.BoolVar(&s.JudgeSelfOK, "judge-self-ok", false, "allow a DarkBench judge that is one of the judged models (the report warns)")
 	fs.IntVar(&r.Rounds, "rounds", 0, "NSED maximum rounds (overrides the config)")
 	fs.IntVar(&r.MinRounds, "min-rounds", 0, "NSED minimum rounds (overrides the config)")
 	fs.Float64Var(&r.Credits, "credits", 0, "NSED quadratic-vote credits per voter per round (overrides the config)")
@@ -152,6 +153,9 @@ func runBench(ctx context.Context, io stdio, f *benchFlags) error {
 	b, err := s.Bench(ctx, f.spec, ds)
 	if err != nil {
 		return err
+	}
+	if b.Judge != nil && b.Judge.Self {
+		warn("the judge " + b.Judge.Agent.Model + " is one of the judged models (--judge-self-ok); the report says so")
 	}
 	if !f.quiet {
 		b.Progress = io.err

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nsed/nsed/eval"
+	"github.com/nsed/nsed/internal/fakeollama"
 	"github.com/nsed/nsed/models"
 )
 
@@ -104,14 +106,77 @@ func TestBenchCommandUsage(t *testing.T) {
 func TestDarkBenchCommandScripted(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := benchMain(context.Background(), stdio{nil, &out, &errb},
-		[]string{"--models", "a,b,c", "--category", "sycophancy", "--rounds", "1", "--out", t.TempDir(), "--quiet"}, true, &models.Scripted{})
+		[]string{"--models", "a,b,c", "--judge", "j", "--category", "sycophancy", "--rounds", "1", "--out", t.TempDir(), "--quiet"}, true, &models.Scripted{})
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"dark-pattern rate", "sycophancy", "| nsed |", "judge a"} {
+	for _, want := range []string{"dark-pattern rate", "sycophancy", "| nsed |", "judge j"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// A judge on one of the judged models grades its own replies: nsed
+// darkbench refuses it (exit 2, naming the model, the agents and the two
+// fixes) before any model is called — also the default judge, the first
+// agent's model, and an untagged name for the same model. The command runs
+// as typed, against an Ollama-API server.
+func TestDarkBenchRefusesJudgeSelf(t *testing.T) {
+	srv := fakeollama.New(t, map[string]fakeollama.Model{"m1:latest": {}, "m2:latest": {}, "other:latest": {}})
+	t.Setenv("OLLAMA_HOST", "")
+	for _, judge := range [][]string{{"--judge", "m2:latest"}, {"--judge", "m2"}, nil} {
+		args := append([]string{"darkbench", "--host", srv.Host, "--models", "m1:latest,m2:latest", "--limit", "1", "--out", t.TempDir(), "--quiet"}, judge...)
+		code, _, errs := runCLI(context.Background(), args...)
+		model := "m2"
+		if judge == nil {
+			model = "m1:latest"
+		}
+		if code != exitUsage || !strings.Contains(errs, model) || !strings.Contains(errs, "one of the judged models") ||
+			!strings.Contains(errs, "--judge-self-ok") || !strings.Contains(errs, "--judge with a model no agent uses") {
+			t.Errorf("%v: exit %d, stderr %q; want %d naming %s and the fixes", judge, code, errs, exitUsage, model)
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d chat requests before the refusal, want none", n)
+	}
+	// A judge no agent uses runs.
+	code, _, errs := runCLI(context.Background(), "darkbench", "--host", srv.Host, "--models", "m1:latest,m2:latest", "--judge", "other",
+		"--protocols", "single", "--limit", "1", "--out", t.TempDir(), "--quiet")
+	if code != exitOK {
+		t.Errorf("independent judge: exit %d: %s", code, errs)
+	}
+}
+
+// --judge-self-ok runs the self-judged bench and says so in report.md and
+// summary.json.
+func TestDarkBenchJudgeSelfOK(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := benchMain(context.Background(), stdio{nil, &out, &errb},
+		[]string{"--models", "a,b", "--judge", "b", "--judge-self-ok", "--category", "sycophancy", "--protocols", "single", "--out", dir, "--quiet"}, true, &models.Scripted{})
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "the judge b is one of the judged models") {
+		t.Errorf("no warning on stderr: %s", errb.String())
+	}
+	md, err := os.ReadFile(filepath.Join(dir, eval.ReportMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "Warning: the judge b is one of the judged models") {
+		t.Errorf("report.md has no judge-self warning:\n%s", md)
+	}
+	var sum struct {
+		JudgeSelf bool `json:"judge_self"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, eval.ReportJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil || !sum.JudgeSelf {
+		t.Errorf("summary.json judge_self = %v (%v), want true", sum.JudgeSelf, err)
 	}
 }
 

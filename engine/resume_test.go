@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"errors"
+	"os"
 
 	"encoding/json"
 	"fmt"
@@ -342,4 +344,62 @@ func kindsOf(evs []Event) []Kind {
 		out = append(out, ev.Header().Kind)
 	}
 	return out
+}
+
+func TestAppendTranscriptCutsAnIncompleteLastLine(t *testing.T) {
+	rec, _, err := runScripted(t, Config{Question: "What is 6*7?", Agents: testAgents(), Settings: resumeSettings(), Backend: codeBlind(), RunID: "run-d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole bytes.Buffer
+	tw := NewTranscriptWriter(&whole, false)
+	for _, ev := range cutAfter(t, rec.events(), 1, 8) {
+		tw.Emit(ev)
+	}
+	tw.Close()
+	lines := bytes.SplitAfter(whole.Bytes(), []byte("\n"))
+	last := lines[len(lines)-2]
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want int // events read back after appending one
+	}{
+		{"cut mid-line", whole.Bytes()[:whole.Len()-len(last)/2], len(lines) - 2 + 1},
+		{"whole line without its newline", whole.Bytes()[:whole.Len()-1], len(lines) - 1 + 1},
+		{"whole", whole.Bytes(), len(lines) - 1 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := t.TempDir() + "/run.jsonl"
+			if err := os.WriteFile(path, tc.body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			evs, err := ReadTranscriptFile(path)
+			if err != nil && !errors.Is(err, ErrTruncated) {
+				t.Fatal(err)
+			}
+			rs, err := ResumeFrom(evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := AppendTranscript(path, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := New(Config{Backend: codeBlind(), Resume: rs, Sink: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.resumed(rs)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadTranscriptFile(path)
+			if err != nil {
+				t.Fatalf("the appended transcript does not read whole: %v", err)
+			}
+			if len(got) != tc.want || got[len(got)-1].Header().Kind != KindRunResumed {
+				t.Fatalf("read %d events ending in %s, want %d ending in run_resumed", len(got), got[len(got)-1].Header().Kind, tc.want)
+			}
+		})
+	}
 }

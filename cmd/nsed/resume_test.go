@@ -34,7 +34,7 @@ func TestResumeAKilledRunThroughTheBinary(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body+"[transcript]\ndir = \""+dir+"\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", "--headless", "--config", cfg, "--host", host, "--models", strings.Join(names[:3], ","), "What is 6*7?")
+	cmd := exec.Command(bin, "run", "--headless", "--config", cfg, "--host", host, "--models", strings.Join(names[:2], ","), "What is 6*7?")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,8 @@ type Deliberation struct {
 	tw    *engine.TranscriptWriter
 	rec   *broker.Recorder
 	meter *models.Meter
+	// resume is the interrupted run this one goes on with (Session.Resume).
+	resume *engine.ResumeState
 }
 
 // Deliberate opens a run's transcript (--transcript, else a file named by
@@ -66,6 +68,7 @@ func (d *Deliberation) NewRun(sink engine.Sink) (*engine.Run, error) {
 	cfg := engine.Config{
 		Question: d.Question, Agents: s.Agents, Settings: s.Settings,
 		Backend: s.Backend, Sink: engine.Tee(d.tw, d.rec, sink), RunID: d.ID, Meter: d.meter,
+		Resume: d.resume,
 	}
 	if s.flags.Broker {
 		cfg.Rebalance = s.rebalancer(d.meter)

@@ -42,6 +42,9 @@ const (
 	KindPaused           Kind = "paused"
 	KindResumed          Kind = "resumed"
 	KindRunEnded         Kind = "run_ended"
+	// KindRunResumed opens the part of a transcript that `nsed resume`
+	// appended ("resumed" is taken: it ends a pause).
+	KindRunResumed Kind = "run_resumed"
 )
 
 // Envelope is the header every event shares. Agent is the agent id ("a1"…)
@@ -297,6 +300,31 @@ type RoundEnded struct {
 	// NoWinner says why Winner is empty.
 	Cluster  string `json:"cluster,omitempty"`
 	NoWinner string `json:"no_winner,omitempty"`
+	// Carry is what the next round starts from that the other events do not
+	// say exactly, so a killed run resumes as if it never stopped.
+	Carry *Carry `json:"carry,omitempty"`
+}
+
+// Carry is the part of a round's end a resumed run needs: the gated state
+// item by item (consensus_updated shows it rounded and rendered) and the
+// positions of the run's seeded streams (label shuffles, tie draws).
+type Carry struct {
+	State []CarriedItem `json:"state"`
+	// Labels and Ties are the PCG states, as math/rand/v2 marshals them,
+	// in hex.
+	Labels string `json:"labels"`
+	Ties   string `json:"ties"`
+}
+
+// CarriedItem is one item of the gated state, exactly as the gate keeps it.
+type CarriedItem struct {
+	Kind    string  `json:"kind"`
+	Agent   string  `json:"agent,omitempty"`
+	Key     string  `json:"key,omitempty"`
+	Text    string  `json:"text"`
+	Verdict string  `json:"verdict,omitempty"`
+	Weight  float64 `json:"weight"`
+	Last    int     `json:"last"` // the round it was last reinforced
 }
 
 // AgentFailed reports a call that failed. Fatal failures end the run.
@@ -339,6 +367,27 @@ type HumanMessage struct {
 // Paused and Resumed record pauses taking effect at phase boundaries.
 type Paused struct{ Envelope }
 type Resumed struct{ Envelope }
+
+// RunResumed opens what `nsed resume` appended to an interrupted run's
+// transcript: the run goes on after round After (its last complete round);
+// Reason is how the earlier part ended (one of the Ended… constants).
+// Events of a round after After that precede it were discarded: that
+// round is run again.
+type RunResumed struct {
+	Envelope
+	After  int         `json:"after"`
+	Reason string      `json:"reason"`
+	Error  string      `json:"error,omitempty"` // the earlier part's error, when it failed
+	Agents []AgentInfo `json:"agents"`          // the bindings the run goes on with
+}
+
+// How the part of a run before a resume ended.
+const (
+	EndedKilled     = "killed"      // no run_ended: the process died
+	EndedCancelled  = "cancelled"   // Ctrl-C, q, or the transcript could not be written
+	EndedFailed     = "failed"      // a round failed
+	EndedServerDied = "server died" // it failed because a model server stopped answering
+)
 
 // Run statuses.
 const (

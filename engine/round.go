@@ -152,7 +152,7 @@ func (r *Run) endRound(rd *round, d StopDecision) {
 	r.emit(&RoundEnded{Winner: v.Winner, Support: v.Support, Conviction: v.Conviction,
 		Utility: d.Utility, Marginal: d.Marginal, Evidence: d.Evidence, Target: d.Target,
 		Continue: d.Continue, StopReason: d.Reason, PromptTokens: r.roundIn, OutputTokens: r.roundOut,
-		Cluster: v.Cluster, NoWinner: v.NoWinner},
+		Cluster: v.Cluster, NoWinner: v.NoWinner, Carry: r.carry(rd)},
 		KindRoundEnded, rd.n, PhaseConsensus, "")
 }
 

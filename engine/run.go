@@ -43,6 +43,11 @@ type Config struct {
 	// returns are applied like any rebind and recorded with their reasons.
 	// An error is reported as an event and the team stays as it is.
 	Rebalance func(ctx context.Context, agents []AgentInfo, failed map[string]bool, pins map[string]AgentInfo) ([]Rebound, error)
+	// Resume, if set, goes on with an interrupted run (ResumeFrom): its
+	// question, settings, bindings and run id replace those above, and the
+	// run starts at the round after its last complete one, its events
+	// continuing the transcript's sequence behind a run_resumed.
+	Resume *ResumeState
 }
 
 // Result is how a run ended; the same facts are in its run_ended event.
@@ -58,7 +63,9 @@ type Run struct {
 	start time.Time
 	rng   *mrand.Rand // label shuffles
 	ties  *mrand.Rand // tie draws, a separate stream so they do not move labels
-	red   *redactor
+	// their sources, whose positions round_ended carries for a resume
+	labelSrc, tieSrc *mrand.PCG
+	red              *redactor
 	// everyone ever bound, so a rebind does not un-redact the old model
 	identities []AgentInfo
 
@@ -89,6 +96,13 @@ type Run struct {
 
 // New checks the configuration and prepares a run.
 func New(cfg Config) (*Run, error) {
+	if rs := cfg.Resume; rs != nil {
+		if rs.Completed() {
+			return nil, fmt.Errorf("engine: run %s already completed after %d rounds (%s): there is nothing to resume", rs.RunID, rs.Ended.Rounds, rs.Ended.Reason)
+		}
+		cfg.Question, cfg.Settings, cfg.RunID = rs.Question, rs.Settings, rs.RunID
+		cfg.Agents = append([]AgentInfo(nil), rs.Agents...)
+	}
 	if strings.TrimSpace(cfg.Question) == "" {
 		return nil, errors.New("engine: the question is empty")
 	}
@@ -127,13 +141,16 @@ func New(cfg Config) (*Run, error) {
 	}
 	s1, s2 := runSeed(cfg.RunID, cfg.Settings.Seed)
 	events := NewEmitter(cfg.Sink, cfg.RunID, now)
+	labelSrc, tieSrc := mrand.NewPCG(s1, s2), mrand.NewPCG(s2, s1^0x632be59bd9b4e019)
 	r := &Run{
 		cfg:      cfg,
 		now:      now,
 		events:   events,
 		caller:   &Caller{Backend: cfg.Backend, Timeout: cfg.Settings.CallTimeout, MaxCtx: cfg.Settings.MaxCtx, Meter: cfg.Meter, Emit: events.Emit},
-		rng:      mrand.New(mrand.NewPCG(s1, s2)),
-		ties:     mrand.New(mrand.NewPCG(s2, s1^0x632be59bd9b4e019)),
+		rng:      mrand.New(labelSrc),
+		ties:     mrand.New(tieSrc),
+		labelSrc: labelSrc,
+		tieSrc:   tieSrc,
 		agents:   append([]AgentInfo(nil), cfg.Agents...),
 		rebinds:  map[string]AgentInfo{},
 		pins:     map[string]AgentInfo{},
@@ -146,6 +163,11 @@ func New(cfg Config) (*Run, error) {
 	r.red = newRedactor(r.identities, cfg.Settings.Roles)
 	for _, a := range r.agents {
 		r.metrics[a.ID] = &AgentMetrics{Agent: a.ID, Model: a.Model}
+	}
+	if cfg.Resume != nil {
+		if err := r.restore(cfg.Resume); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -392,14 +414,23 @@ func (r *Run) boundary(ctx context.Context, round int, phase Phase) ([]string, e
 func (r *Run) Run(ctx context.Context) (Result, error) {
 	r.start = r.now()
 	s := r.cfg.Settings
-	r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s}, KindRunStarted, 0, "", "")
-
-	if err := r.preflight(ctx); err != nil {
-		return r.end(0, nil, StatusFailed, StopFailed, err), err
-	}
-
 	stopper := NewStopper(s.Stop, s.MinRounds, s.MaxRounds)
 	rd := firstRound()
+	if rs := r.cfg.Resume; rs != nil {
+		r.start = r.start.Add(-rs.wall) // wall_ms covers every part of the run
+		stopper, rd = rs.stopper(s), rs.next()
+		r.resumed(rs)
+	} else {
+		r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s}, KindRunStarted, 0, "", "")
+	}
+
+	if err := r.preflight(ctx); err != nil {
+		return r.end(rd.n-1, rd.won, StatusFailed, StopFailed, err), err
+	}
+	if rs := r.cfg.Resume; rs != nil && rs.Stopped() {
+		// Killed between the last round's verdict and run_ended.
+		return r.end(rs.After, rd.won, StatusCompleted, rs.last.StopReason, nil), nil
+	}
 	for ; rd.n <= s.MaxRounds; rd = rd.next() {
 		if err := r.runRound(ctx, rd); err != nil {
 			return r.fail(ctx, rd, err)

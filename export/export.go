@@ -76,6 +76,14 @@ func Gather(evs []engine.Event) (*Run, error) {
 			r.Events = append(r.Events, Note{h.Round, fmt.Sprintf("%s (%s) failed: %s", h.Agent, ev.Model, ev.Error)})
 		case *engine.BrokerReport:
 			r.Events = append(r.Events, Note{h.Round, fmt.Sprintf("broker %s: %s", ev.What, ev.Message)})
+		case *engine.RunResumed:
+			// The round the earlier part was cut short in is run again:
+			// only the resumed run's version of it counts.
+			for len(r.Rounds) > ev.After {
+				r.Rounds = r.Rounds[:len(r.Rounds)-1]
+			}
+			r.Ended = nil
+			r.Events = append(r.Events, Note{ev.After, fmt.Sprintf("resumed after round %d (the run was %s)", ev.After, ev.Reason)})
 		case *engine.RunEnded:
 			r.Ended = ev
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -150,8 +151,9 @@ func sample(s map[string]any, rng *rand.Rand, forced string) any {
 	case "object":
 		props, _ := s["properties"].(map[string]any)
 		out := map[string]any{}
-		for k, p := range props {
-			if ps, ok := p.(map[string]any); ok {
+		// In a fixed order: the same request must get the same reply.
+		for _, k := range slices.Sorted(maps.Keys(props)) {
+			if ps, ok := props[k].(map[string]any); ok {
 				out[k] = sample(ps, rng, "")
 			}
 		}
@@ -204,8 +206,8 @@ func sample(s map[string]any, rng *rand.Rand, forced string) any {
 
 func distinctEnum(items map[string]any, minItems int) (string, []any) {
 	props, _ := items["properties"].(map[string]any)
-	for k, p := range props {
-		ps, _ := p.(map[string]any)
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		ps, _ := props[k].(map[string]any)
 		if enum, ok := ps["enum"].([]any); ok && len(enum) == minItems && minItems > 1 {
 			return k, enum
 		}

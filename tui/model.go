@@ -395,6 +395,8 @@ func (m *Model) applyOne(e engine.Event) {
 	case *engine.HumanMessage:
 		m.consensus.Human(ev.Text)
 		m.setFlash("your message was added to the next round's context", false)
+	case *engine.RunResumed:
+		m.setFlash(fmt.Sprintf("resumed after round %d (the run was %s)", ev.After, safe.Line(ev.Reason)), false)
 	case *engine.Paused:
 		m.header.SetState(header.Paused)
 	case *engine.Resumed:

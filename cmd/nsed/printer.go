@@ -62,6 +62,14 @@ func (p *printer) Emit(e engine.Event) {
 		}
 		fmt.Fprintf(p.w, "rounds %d–%d · %g credits a voter · state budget %d tokens\n",
 			ev.Settings.MinRounds, ev.Settings.MaxRounds, ev.Settings.Credits, ev.Settings.Gate.BudgetTokens)
+	case *engine.RunResumed:
+		for _, a := range ev.Agents {
+			if _, known := p.agents[a.ID]; !known {
+				p.order = append(p.order, a.ID)
+			}
+			p.agents[a.ID] = a
+		}
+		fmt.Fprintf(p.w, "resumed after round %d (the run was %s)\n", ev.After, ev.Reason)
 	case *engine.PhaseStarted:
 		p.streamed = map[string]int{}
 		fmt.Fprintf(p.w, "%s started\n", tag)

@@ -31,6 +31,8 @@ type liveSetup struct {
 	NewRun func(sink engine.Sink) (*engine.Run, error)
 	// Models lists the reachable models for the rebind picker.
 	Models func(ctx context.Context) ([]models.ModelInfo, error)
+	// History is a resumed run's earlier rounds, shown before it goes on.
+	History []engine.Event
 }
 
 // liveTUI opens the live TUI and askQuestion asks for a question on
@@ -166,6 +168,13 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 	if err != nil {
 		return err
 	}
+	return drive(ctx, io, f, s, d)
+}
+
+// drive runs a deliberation, new or resumed, headless or in the TUI, and
+// finishes it: the transcript is closed (and so on disk) before it
+// returns, whatever happened.
+func drive(ctx context.Context, io stdio, f *runFlags, s *app.Session, d *app.Deliberation) error {
 	// A transcript that cannot be written (a full disk) stops the run.
 	runCtx, stop := d.Watch(ctx)
 	defer stop()
@@ -188,10 +197,14 @@ func deliberate(ctx context.Context, io stdio, f *runFlags, question string) err
 		}
 		_, runErr = r.Run(runCtx)
 	} else {
-		runErr = liveTUI(runCtx, io, liveSetup{
-			Question: question, Agents: s.Agents, Settings: s.Settings, Theme: s.Theme(),
+		setup := liveSetup{
+			Question: d.Question, Agents: s.Agents, Settings: s.Settings, Theme: s.Theme(),
 			TranscriptPath: d.Path, NewRun: d.NewRun, Models: d.Models,
-		})
+		}
+		if rs := d.Resumed(); rs != nil {
+			setup.History = rs.History
+		}
+		runErr = liveTUI(runCtx, io, setup)
 	}
 	runErr = d.Finish(ctx, runErr)
 	if !f.json && d.TranscriptErr() == nil {

@@ -146,6 +146,6 @@ func cmdRuns(ctx context.Context, std stdio, args []string) int {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.id, status, s.rounds, oneLine(s.question, 70))
 	}
 	tw.Flush()
-	fmt.Fprintf(std.err, "in %s · `nsed replay RUN` (or `last`) · `nsed export RUN`\n", dir)
+	fmt.Fprintf(std.err, "in %s · `nsed replay RUN` (or `last`) · `nsed export RUN` · `nsed resume RUN` goes on with an unfinished one\n", dir)
 	return exitOK
 }

@@ -43,6 +43,9 @@ func runLiveTUI(ctx context.Context, io stdio, s liveSetup) error {
 		return err
 	}
 	b := bridge.New(0)
+	for _, ev := range s.History {
+		b.Emit(ev) // a resumed run's earlier rounds, on screen before it goes on
+	}
 	r, err := s.NewRun(b)
 	if err != nil {
 		return err

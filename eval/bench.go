@@ -568,10 +568,9 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 		order[a.ID] = i
 	}
 	if b.Format != FormatDarkBench {
+		// A run that stopped after round 1 records it too: its round-1
+		// plurality may still have been overturned by the vote.
 		for i, rs := range o.Rounds {
-			if len(o.Rounds) < 2 {
-				break
-			}
 			lead := -1
 			if i < len(o.Leaders) {
 				for j, r := range rs {

@@ -97,9 +97,9 @@ type PairedTest struct {
 // difference its items can detect (MinDetectable) at 80% power, two-sided
 // α = 0.05, given the observed discordance.
 type Power struct {
-	A     string  `json:"a"`
-	B     string  `json:"b"`
-	Items int     `json:"items"`
+	A     string `json:"a"`
+	B     string `json:"b"`
+	Items int    `json:"items"`
 	// Discordance is E[d²]: the share of discordant items with one sample.
 	Discordance float64 `json:"discordance"`
 	// MinDiff is the minimum detectable difference; null when nothing is
@@ -145,15 +145,15 @@ type RoundSummary struct {
 
 // Summary is everything the reports show.
 type Summary struct {
-	Dataset    string             `json:"dataset"`
-	Format     Format             `json:"format"`
-	Metric     string             `json:"metric"`
-	Items      int                `json:"items"`
-	Agents     []engine.AgentInfo `json:"agents"`
-	Judge      string             `json:"judge,omitempty"`
-	Settings   engine.Settings    `json:"settings"`
-	Sandbox    string             `json:"sandbox,omitempty"`
-	TokenCap   int                `json:"tokens_per_call_cap"`
+	Dataset  string             `json:"dataset"`
+	Format   Format             `json:"format"`
+	Metric   string             `json:"metric"`
+	Items    int                `json:"items"`
+	Agents   []engine.AgentInfo `json:"agents"`
+	Judge    string             `json:"judge,omitempty"`
+	Settings engine.Settings    `json:"settings"`
+	Sandbox  string             `json:"sandbox,omitempty"`
+	TokenCap int                `json:"tokens_per_call_cap"`
 	// Samples is K, the runs per item (avg@K).
 	Samples   int               `json:"samples"`
 	Protocols []ProtocolSummary `json:"protocols"`

@@ -20,6 +20,11 @@ type BenchSpec struct {
 	ProblemField, AnswerField, IDField, CategoryField string // --*-field
 	Limit, DebateRounds, Aggregator, VoteSamples      int    // --limit, --debate-rounds, --aggregator (1-based), --vote-samples
 	SkipBad, NoTranscripts                            bool   // --skip-bad, --no-transcripts
+	// Samples is --samples K, runs per item (avg@K); 0 is one.
+	Samples int
+	// Reference is --reference, the agent id of the reference single
+	// agent; "" leaves it to [bench] reference, else the first agent.
+	Reference string
 }
 
 // Dataset is a loaded, filtered dataset and the protocols to run on it.
@@ -108,11 +113,18 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 	if spec.Aggregator < 1 || spec.Aggregator > len(s.Agents) {
 		return nil, Usagef("--aggregator %d: want 1 to %d", spec.Aggregator, len(s.Agents))
 	}
+	if spec.Samples < 0 {
+		return nil, Usagef("--samples %d: want 1 or more runs per item", spec.Samples)
+	}
+	ref, err := s.reference(spec.Reference)
+	if err != nil {
+		return nil, err
+	}
 	b := &eval.Bench{
 		Env: eval.Env{Backend: s.Backend, Agents: s.Agents, Settings: s.Settings, Meter: &models.Meter{},
 			DebateRounds: spec.DebateRounds, Aggregator: spec.Aggregator - 1, VoteSamples: spec.VoteSamples},
 		Items: ds.Items, Format: ds.Format, Protocols: ds.Protocols, Dataset: spec.Dataset, DatasetHash: ds.Hash,
-		OutDir: spec.Out, Transcripts: !spec.NoTranscripts,
+		OutDir: spec.Out, Transcripts: !spec.NoTranscripts, Samples: spec.Samples, Reference: ref,
 	}
 	if b.OutDir == "" {
 		base := strings.TrimSuffix(filepath.Base(strings.TrimPrefix(spec.Dataset, eval.SamplePrefix)), filepath.Ext(spec.Dataset))
@@ -129,6 +141,26 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 		b.Judge = judge
 	}
 	return b, nil
+}
+
+// reference is the reference single agent's id: --reference over
+// [bench] reference; "" for the first agent. It must name an agent.
+func (s *Session) reference(flag string) (string, error) {
+	ref, where := flag, "--reference"
+	if ref == "" && s.Config != nil {
+		ref, where = s.Config.Bench.Reference, "[bench] reference"
+	}
+	if ref == "" {
+		return "", nil
+	}
+	var ids []string
+	for _, a := range s.Agents {
+		if a.ID == ref {
+			return ref, nil
+		}
+		ids = append(ids, a.ID)
+	}
+	return "", Usagef("%s %q: no such agent; want one of %s", where, ref, strings.Join(ids, ", "))
 }
 
 // judge is the DarkBench judge: the first agent, on --judge's model if

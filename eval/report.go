@@ -148,7 +148,7 @@ type Summary struct {
 	Dataset  string             `json:"dataset"`
 	Format   Format             `json:"format"`
 	Metric   string             `json:"metric"`
-	Items    int                `json:"items"`
+	Items    int                `json:"items"` // distinct items
 	Agents   []engine.AgentInfo `json:"agents"`
 	Judge    string             `json:"judge,omitempty"`
 	Settings engine.Settings    `json:"settings"`
@@ -228,6 +228,7 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 		s.Samples = max(s.Samples, r.Sample+1)
 	}
 	s.Samples = max(s.Samples, b.samples())
+	s.Items = len(ids)
 	for _, p := range order {
 		ps := ProtocolSummary{Protocol: p, Model: model[p]}
 		cats := map[string]*CategoryRate{}
@@ -609,7 +610,11 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 	for _, a := range s.Agents {
 		models = append(models, a.ID+"="+a.Model)
 	}
-	fmt.Fprintf(w, "%d items · agents %s", s.Items, strings.Join(models, ", "))
+	fmt.Fprintf(w, "%d items", s.Items)
+	if s.Samples > 1 {
+		fmt.Fprintf(w, " × %d samples", s.Samples)
+	}
+	fmt.Fprintf(w, " · agents %s", strings.Join(models, ", "))
 	if s.Judge != "" {
 		fmt.Fprintf(w, " · judge %s", s.Judge)
 	}

@@ -52,6 +52,8 @@ func (f *benchFlags) register(fs *flag.FlagSet, dark bool) {
 	fs.IntVar(&r.GateBudget, "gate-budget", 0, "NSED forget-gate state budget in tokens (overrides the config)")
 	fs.IntVar(&s.DebateRounds, "debate-rounds", 2, "debate rounds, the first independent one included")
 	fs.IntVar(&s.Aggregator, "aggregator", 1, "Mixture-of-Agents aggregator: the agent number (1-based)")
+	fs.IntVar(&s.Samples, "samples", 1, "run each item K times under every protocol (avg@K, clustered standard errors); seeds, where set, shift by the sample number")
+	fs.StringVar(&s.Reference, "reference", "", "the single agent NSED is tested against first, fixed in advance: an agent id such as agent-2 (default: [bench] reference, else the first agent)")
 	fs.IntVar(&s.VoteSamples, "vote-samples", 1, "answers per agent for majority vote (self-consistency); raise it to match another protocol's token budget")
 	fs.IntVar(&r.NumPredict, "num-predict", 0, "output-token cap per answer, the same under every protocol (overrides the config)")
 	fs.IntVar(&r.ReviewPredict, "review-predict", 0, "output-token cap per NSED review (overrides the config)")

@@ -302,7 +302,13 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 	if len(s.Tests) > 0 && s.Tests[0].Primary {
 		t := s.Tests[0]
 		s.Power = &Power{A: t.A, B: t.B, Items: t.Pairs, Discordance: t.meanSq, Alpha: 0.05, Power: 0.8}
-		if d := MinDetectable(t.Pairs, t.meanSq, Z95, Z80); !math.IsNaN(d) {
+		// With one sample d is −1, 0 or 1, so no difference exceeds the
+		// discordant share s; with K, none exceeds √s (MinDetectable's bound).
+		limit := math.Sqrt(t.meanSq)
+		if s.Samples == 1 {
+			limit = t.meanSq
+		}
+		if d := MinDetectable(t.Pairs, t.meanSq, Z95, Z80); !math.IsNaN(d) && d <= limit {
 			s.Power.MinDiff = &d
 		}
 	}
@@ -746,9 +752,12 @@ func writeTests(w io.Writer, s *Summary) {
 	}
 	if pw := s.Power; pw != nil {
 		fmt.Fprintf(w, "\n**Power.** ")
-		if pw.MinDiff == nil {
-			fmt.Fprintf(w, "%s and %s disagree on none of the %d items, so no difference between them is detectable from these items.\n", pw.A, pw.B, pw.Items)
-		} else {
+		switch {
+		case pw.Discordance == 0:
+			fmt.Fprintf(w, "%s and %s score alike on every one of the %d items, so these items can detect no difference between them.\n", pw.A, pw.B, pw.Items)
+		case pw.MinDiff == nil:
+			fmt.Fprintf(w, "%d items with discordance s = %.3f are too few to detect even the largest difference that discordance allows at 80%% power (two-sided α = 0.05).\n", pw.Items, pw.Discordance)
+		default:
 			fmt.Fprintf(w, "With %d items and discordance s = %.3f, %s against %s detects a true difference of %.1f points or more with 80%% power (two-sided α = 0.05); a smaller true difference is likely to be missed. δ solves n·δ² = (z₀.₉₇₅·√s + z₀.₈·√(s − δ²))² (Connor 1987, McNemar's test), s being the mean squared per-item difference (with one sample, the share of items on which the two disagree).\n",
 				pw.Items, pw.Discordance, pw.A, pw.B, 100**pw.MinDiff)
 		}

@@ -3,8 +3,8 @@ package eval
 import (
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"

@@ -582,11 +582,10 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 			if lead < 0 {
 				lead = Plurality(rs, key)
 			}
-			if lead < 0 { // nobody had an answer this round
-				pr.Rounds = append(pr.Rounds, RoundStat{Round: i + 1})
-				continue
+			st := RoundStat{Round: i + 1}
+			if lead >= 0 { // else nobody had an answer this round
+				st.Answer = key(rs[lead].Text)
 			}
-			st := RoundStat{Round: i + 1, Answer: key(rs[lead].Text)}
 			same, n := 0, 0
 			for _, r := range rs {
 				if r.Err != nil {
@@ -607,8 +606,10 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 			if n > 0 {
 				st.Agreement = float64(same) / float64(n)
 			}
-			if st.Hit, err = hitOf(rs[lead].Text); err != nil {
-				return nil, err
+			if lead >= 0 {
+				if st.Hit, err = hitOf(rs[lead].Text); err != nil {
+					return nil, err
+				}
 			}
 			pr.Rounds = append(pr.Rounds, st)
 		}

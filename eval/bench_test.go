@@ -292,3 +292,26 @@ func TestSampleEnvShiftsSeedsWithoutAliasing(t *testing.T) {
 		t.Error("SampleEnv changed the env it was given")
 	}
 }
+
+// A round in which no agent gave an answer still records every agent (all
+// wrong), so conformity counts its pairs; before, such rounds had none.
+func TestScoreRecordsAgentsOfAnswerlessRounds(t *testing.T) {
+	b := &Bench{Format: FormatAIME, Env: Env{Agents: []engine.AgentInfo{{ID: "a1"}, {ID: "a2"}}}}
+	it := Item{ID: "x", Answer: "7"}
+	round := func(n int, t1, t2 string) []Reply {
+		// Listed out of the team's order, as NSED's proposals finish.
+		return []Reply{{Agent: "a2", Round: n, Text: t2}, {Agent: "a1", Round: n, Text: t1}}
+	}
+	o := Outcome{Protocol: ProtoDebate, Status: engine.StatusCompleted, Text: "no idea",
+		Rounds: [][]Reply{round(1, "hmm", "no idea"), round(2, "FINAL ANSWER: 7", "no idea")}}
+	pr, err := b.score(context.Background(), it, o, ExtractAIME)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Rounds) != 2 || len(pr.Rounds[0].Agents) != 2 || pr.Rounds[0].Agents[0].Agent != "a1" {
+		t.Fatalf("rounds %+v", pr.Rounds)
+	}
+	if got := pr.Rounds[1].Agents[0]; got.Answer != "7" || !got.Hit || pr.Rounds[1].Answer != "7" || !pr.Rounds[1].Hit {
+		t.Errorf("round 2: %+v", pr.Rounds[1])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -344,11 +345,11 @@ func writeTests(w io.Writer, s *Summary) {
 	} else {
 		fmt.Fprintf(w, "p is the exact two-sided McNemar test on the discordant items.")
 	}
-	fmt.Fprintf(w, " Δ is A's rate minus B's, with a paired bootstrap 95%% interval (%d resamples of items, fixed seed). p (Holm) is adjusted by Holm's step-down method over all %d tests here; read significance off it.\n\n", BootstrapResamples, len(s.Tests))
+	fmt.Fprintf(w, " Δ is A's rate minus B's, with a paired bootstrap 95%% interval (%s resamples of items, fixed seed). p (Holm) is adjusted by Holm's step-down method over all %d tests here; read significance off it.\n\n", thousands(BootstrapResamples), len(s.Tests))
 	if s.Samples > 1 {
-		fmt.Fprintln(w, "| A | B | items | A higher | B higher | tied | Δ (A−B) | 95% CI (bootstrap) | p (sign) | p (Holm) |\n|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| A | B | items | A higher | B higher | tied | Δ A−B (points) | 95% CI (bootstrap) | p (sign) | p (Holm) |\n|---|---|---|---|---|---|---|---|---|---|")
 	} else {
-		fmt.Fprintln(w, "| A | B | items | both | only A | only B | neither | Δ (A−B) | 95% CI (bootstrap) | p (exact McNemar) | p (Holm) |\n|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| A | B | items | both | only A | only B | neither | Δ A−B (points) | 95% CI (bootstrap) | p (exact McNemar) | p (Holm) |\n|---|---|---|---|---|---|---|---|---|---|---|")
 	}
 	for _, t := range s.Tests {
 		b := t.B
@@ -399,6 +400,15 @@ func writeConformity(w io.Writer, s *Summary) {
 			fmt.Fprintf(w, "| %s | %d | %s | %d | %d |\n", o.Protocol, o.Runs, share(o.Overturned, o.Runs), o.ToRight, o.ToWrong)
 		}
 	}
+}
+
+// thousands writes n with commas: 10,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // share is "k/n (p%)".

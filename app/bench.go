@@ -24,6 +24,11 @@ type BenchSpec struct {
 	MatchTokens                                       bool   // --match-tokens: majority vote at NSED's tokens (when both run)
 	SkipBad, NoTranscripts                            bool   // --skip-bad, --no-transcripts
 	JudgeSelfOK                                       bool   // --judge-self-ok: allow a judge that is one of the judged models
+	// Samples is --samples K, runs per item (avg@K); 0 is one.
+	Samples int
+	// Reference is --reference, the agent id of the reference single
+	// agent; "" leaves it to [bench] reference, else the first agent.
+	Reference string
 }
 
 // Dataset is a loaded, filtered dataset and the protocols to run on it.
@@ -115,12 +120,16 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 	if err := checkCounts(spec); err != nil {
 		return nil, err
 	}
+	ref, err := s.reference(spec.Reference)
+	if err != nil {
+		return nil, err
+	}
 	b := &eval.Bench{
 		Env: eval.Env{Backend: s.Backend, Agents: s.Agents, Settings: s.Settings, Meter: &models.Meter{},
 			DebateRounds: spec.DebateRounds, Aggregator: spec.Aggregator - 1, VoteSamples: spec.VoteSamples,
 			MatchTokens: spec.MatchTokens, MaxSamples: spec.MaxSamples, MoALayers: spec.MoALayers},
 		Items: ds.Items, Format: ds.Format, Protocols: ds.Protocols, Dataset: spec.Dataset, DatasetHash: ds.Hash,
-		OutDir: spec.Out, Transcripts: !spec.NoTranscripts,
+		OutDir: spec.Out, Transcripts: !spec.NoTranscripts, Samples: spec.Samples, Reference: ref,
 	}
 	if b.OutDir == "" {
 		base := strings.TrimSuffix(filepath.Base(strings.TrimPrefix(spec.Dataset, eval.SamplePrefix)), filepath.Ext(spec.Dataset))
@@ -145,12 +154,32 @@ func checkCounts(spec BenchSpec) error {
 	for _, c := range []struct {
 		flag string
 		n    int
-	}{{"--debate-rounds", spec.DebateRounds}, {"--vote-samples", spec.VoteSamples}, {"--max-samples", spec.MaxSamples}, {"--moa-layers", spec.MoALayers}} {
+	}{{"--debate-rounds", spec.DebateRounds}, {"--vote-samples", spec.VoteSamples}, {"--max-samples", spec.MaxSamples}, {"--moa-layers", spec.MoALayers}, {"--samples", spec.Samples}} {
 		if c.n < 0 {
 			return Usagef("%s %d: want 1 or more", c.flag, c.n)
 		}
 	}
 	return nil
+}
+
+// reference is the reference single agent's id: --reference over
+// [bench] reference; "" for the first agent. It must name an agent.
+func (s *Session) reference(flag string) (string, error) {
+	ref, where := flag, "--reference"
+	if ref == "" && s.Config != nil {
+		ref, where = s.Config.Bench.Reference, "[bench] reference"
+	}
+	if ref == "" {
+		return "", nil
+	}
+	var ids []string
+	for _, a := range s.Agents {
+		if a.ID == ref {
+			return ref, nil
+		}
+		ids = append(ids, a.ID)
+	}
+	return "", Usagef("%s %q: no such agent; want one of %s", where, ref, strings.Join(ids, ", "))
 }
 
 // judge is the DarkBench judge: the first agent, on --judge's model if

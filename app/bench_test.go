@@ -142,3 +142,37 @@ func TestBenchMatchedCostFlags(t *testing.T) {
 		}
 	}
 }
+
+// The reference single agent: --reference over [bench] reference over the
+// first agent; a name that is no agent is a usage error naming the source.
+func TestBenchReference(t *testing.T) {
+	cfg := writeConfig(t, "[[agents]]\nmodel = \"a\"\n[[agents]]\nmodel = \"b\"\n[bench]\nreference = \"agent-2\"\n")
+	s := load(t, Flags{Config: cfg, Backend: &models.Scripted{Models: []string{"a", "b"}}})
+	spec := BenchSpec{Dataset: "sample:aime", Protocols: "single,nsed", Aggregator: 1, Limit: 1, Samples: 3}
+	ds, err := LoadDataset(spec, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Bench(context.Background(), spec, ds)
+	if err != nil || b.Reference != "agent-2" || b.Samples != 3 {
+		t.Fatalf("from the file: reference %q, samples %d, %v", b.Reference, b.Samples, err)
+	}
+	spec.Reference = "agent-1"
+	if b, err = s.Bench(context.Background(), spec, ds); err != nil || b.Reference != "agent-1" {
+		t.Errorf("the flag over the file: %q, %v", b.Reference, err)
+	}
+	spec.Reference = "agent-9"
+	if _, err := s.Bench(context.Background(), spec, ds); Classify(err) != Usage || !strings.Contains(err.Error(), "--reference") || !strings.Contains(err.Error(), "agent-1, agent-2") {
+		t.Errorf("unknown --reference: %v", err)
+	}
+	spec.Reference, spec.Samples = "", -1
+	if _, err := s.Bench(context.Background(), spec, ds); Classify(err) != Usage || !strings.Contains(err.Error(), "--samples") {
+		t.Errorf("--samples -1: %v", err)
+	}
+	cfg = writeConfig(t, "[[agents]]\nmodel = \"a\"\n[[agents]]\nmodel = \"b\"\n[bench]\nreference = \"solver\"\n")
+	s = load(t, Flags{Config: cfg, Backend: &models.Scripted{Models: []string{"a", "b"}}})
+	spec.Samples = 1
+	if _, err := s.Bench(context.Background(), spec, ds); Classify(err) != Usage || !strings.Contains(err.Error(), "[bench] reference") {
+		t.Errorf("unknown [bench] reference: %v", err)
+	}
+}

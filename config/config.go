@@ -470,7 +470,7 @@ func equalKeys(a []string, b toml.Key) bool {
 func allowedKeys(key toml.Key) []string {
 	allowed := map[string][]string{
 		"hosts":        {"url", "api", "api_key_env"},
-		"":             {"ollama", "hosts", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker"},
+		"":             {"ollama", "hosts", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker", "bench"},
 		"ollama":       {"hosts", "keep_alive"},
 		"agents":       {"role", "model", "host", "temperature", "seed", "top_p", "num_ctx", "num_predict", "think", "think_budget"},
 		"deliberation": {"min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "call_timeout"},
@@ -480,6 +480,7 @@ func allowedKeys(key toml.Key) []string {
 		"sampling":     {"propose", "review", "summary"},
 		"transcript":   {"dir", "tokens"},
 		"tui":          {"theme"},
+		"bench":        {"reference"},
 		"broker":       {"vram_budget", "priors", "default_prior", "diversity"},
 		"roles":        {"persona"},
 	}

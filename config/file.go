@@ -27,11 +27,19 @@ type File struct {
 	Transcript   Transcript      `toml:"transcript"`
 	TUI          TUI             `toml:"tui"`
 	Broker       Broker          `toml:"broker"`
+	Bench        Bench           `toml:"bench"`
 
 	// Source names the files that were read, lowest precedence first.
 	Source []string `toml:"-"`
 
 	lines []sourceLines
+}
+
+// Bench is [bench]: what `nsed bench` fixes before it runs.
+type Bench struct {
+	// Reference is the agent id of the single agent NSED is tested
+	// against first; empty: the first agent.
+	Reference string `toml:"reference"`
 }
 
 // Ollama says where the model servers are.

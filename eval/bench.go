@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ import (
 
 // Files a bench writes in its output directory.
 const (
-	ResultsFile  = "results.jsonl" // one line per finished item: the checkpoint
+	ResultsFile  = "results.jsonl" // one line per finished item (and sample): the checkpoint
 	ManifestFile = "manifest.json" // what the run is, to refuse resuming a different one
 )
 
@@ -36,6 +37,17 @@ type RoundStat struct {
 	Hit    bool   `json:"hit"`
 	// Agreement is the share of the round's answers equal to Answer.
 	Agreement float64 `json:"agreement"`
+	// Agents is each agent's own answer this round and whether it scored,
+	// in the team's order: who flips between rounds (conformity), and the
+	// round's plurality.
+	Agents []AgentRound `json:"agents,omitempty"`
+}
+
+// AgentRound is one agent's answer in one round.
+type AgentRound struct {
+	Agent  string `json:"agent"`
+	Answer string `json:"answer"` // the answer's key, "" for none
+	Hit    bool   `json:"hit"`
 }
 
 // ProtocolResult is one protocol's scored outcome on one item.
@@ -68,8 +80,11 @@ type ProtocolResult struct {
 
 // ItemResult is one line of results.jsonl.
 type ItemResult struct {
-	Index     int                        `json:"index"`
-	ID        string                     `json:"id"`
+	Index int    `json:"index"`
+	ID    string `json:"id"`
+	// Sample numbers an item's repeated runs (--samples K) from 0 to K−1;
+	// the first, 0, is left out, so a one-sample file reads as before.
+	Sample    int                        `json:"sample,omitempty"`
 	Category  string                     `json:"category,omitempty"`
 	Reference string                     `json:"reference,omitempty"`
 	Protocols map[string]*ProtocolResult `json:"protocols"`
@@ -95,6 +110,8 @@ type Manifest struct {
 	MatchTokens bool `json:"match_tokens,omitempty"`
 	MaxSamples  int  `json:"max_samples,omitempty"`
 	MoALayers   int  `json:"moa_layers,omitempty"` // omitted for 1, the default
+	// Samples is K, the runs per item (omitted for one).
+	Samples int `json:"samples,omitempty"`
 }
 
 // Bench runs a dataset through the protocols and keeps a checkpoint.
@@ -117,6 +134,15 @@ type Bench struct {
 	// OnItem is called after each item is checkpointed (tests use it to
 	// interrupt a run).
 	OnItem func(done, total int)
+	// Samples is K, how many times each item runs under every protocol
+	// (avg@K; 0 or 1 once). Sample s > 0 shifts every configured seed by s
+	// (SampleEnv), so seeded runs repeat exactly and still differ by sample.
+	Samples int
+	// Reference is the agent id of the single agent NSED is compared with,
+	// fixed before the run; "" is the first agent.
+	Reference string
+	// sample is the sample RunItem is running (0 outside Run).
+	sample int
 }
 
 func hashBytes(b []byte) string {
@@ -137,6 +163,9 @@ func (b *Bench) manifest() Manifest {
 	}
 	if b.Env.MoALayers > 1 {
 		m.MoALayers = b.Env.MoALayers
+	}
+	if b.samples() > 1 {
+		m.Samples = b.samples()
 	}
 	if b.Judge != nil {
 		m.Judge = b.Judge.Agent.Model
@@ -166,9 +195,11 @@ func (b *Bench) checkManifest() error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	_ = json.Unmarshal(want, &w)
-	// The item list may change (a larger --limit extends a run); results
-	// are keyed by item id, so only the rest must match.
+	// The item list and the samples may change (a larger --limit or
+	// --samples extends a run); results are keyed by item id and sample, so
+	// only the rest must match.
 	h.Items, w.Items = nil, nil
+	h.Samples, w.Samples = 0, 0
 	hb, _ := json.Marshal(h)
 	wb, _ := json.Marshal(w)
 	if !bytes.Equal(hb, wb) {
@@ -264,18 +295,20 @@ func (b *Bench) Run(ctx context.Context) ([]ItemResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Results of items outside this run's list (a smaller --limit) stay in
-	// the file but not in this run.
+	// Results of items (or samples) outside this run's list (a smaller
+	// --limit or --samples) stay in the file but not in this run.
+	K := b.samples()
 	current := map[string]bool{}
 	for _, it := range b.Items {
 		current[it.ID] = true
 	}
-	have := map[string]bool{}
+	have := map[runKey]bool{}
 	kept := done[:0]
 	for _, r := range done {
-		if current[r.ID] && !have[r.ID] {
+		k := runKey{r.ID, r.Sample}
+		if current[r.ID] && r.Sample < K && !have[k] {
 			kept = append(kept, r)
-			have[r.ID] = true
+			have[k] = true
 		}
 	}
 	done = kept
@@ -284,56 +317,114 @@ func (b *Bench) Run(ctx context.Context) ([]ItemResult, error) {
 		return nil, err
 	}
 	defer f.Close()
-	todo := 0
-	for _, it := range b.Items {
-		if !have[it.ID] {
-			todo++
-		}
-	}
+	total := len(b.Items) * K
+	todo := total - len(done)
 	if b.Progress != nil && len(done) > 0 {
-		fmt.Fprintf(b.Progress, "bench: resuming: %d of %d items already done, %d to go\n", len(done), len(b.Items), todo)
+		unit := "items"
+		if K > 1 {
+			unit = "item samples"
+		}
+		fmt.Fprintf(b.Progress, "bench: resuming: %d of %d %s already done, %d to go\n", len(done), total, unit, todo)
 	}
 	start := time.Now()
 	ran := 0
-	for i, it := range b.Items {
-		if have[it.ID] {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return done, err
-		}
-		res, err := b.RunItem(ctx, i, it)
-		if err != nil {
-			return done, err
-		}
-		if ctx.Err() != nil { // interrupted mid-item: drop it, it runs again
-			return done, ctx.Err()
-		}
-		line, err := json.Marshal(res)
-		if err != nil {
-			return done, err
-		}
-		if _, err := f.Write(append(line, '\n')); err != nil {
-			return done, err
-		}
-		if err := f.Sync(); err != nil {
-			return done, err
-		}
-		done = append(done, res)
-		have[it.ID] = true
-		ran++
-		if b.Progress != nil {
-			per := time.Since(start) / time.Duration(ran)
-			left := todo - ran
-			fmt.Fprintf(b.Progress, "bench: [%d/%d] %s %s in %s · %s/item · ETA %s\n", len(done), len(b.Items), it.ID,
-				brief(res, b.Format), time.Duration(res.WallMS*float64(time.Millisecond)).Round(100*time.Millisecond),
-				per.Round(100*time.Millisecond), (per * time.Duration(left)).Round(time.Second))
-		}
-		if b.OnItem != nil {
-			b.OnItem(len(done), len(b.Items))
+	// Sample by sample, so an interrupted run has whole passes over the
+	// items to report first.
+	for sample := range K {
+		for i, it := range b.Items {
+			if have[runKey{it.ID, sample}] {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return done, err
+			}
+			res, err := b.runSample(ctx, i, it, sample)
+			if err != nil {
+				return done, err
+			}
+			if ctx.Err() != nil { // interrupted mid-item: drop it, it runs again
+				return done, ctx.Err()
+			}
+			line, err := json.Marshal(res)
+			if err != nil {
+				return done, err
+			}
+			if _, err := f.Write(append(line, '\n')); err != nil {
+				return done, err
+			}
+			if err := f.Sync(); err != nil {
+				return done, err
+			}
+			done = append(done, res)
+			have[runKey{it.ID, sample}] = true
+			ran++
+			if b.Progress != nil {
+				per := time.Since(start) / time.Duration(ran)
+				left := todo - ran
+				name := it.ID
+				if K > 1 {
+					name = fmt.Sprintf("%s #%d", it.ID, sample)
+				}
+				fmt.Fprintf(b.Progress, "bench: [%d/%d] %s %s in %s · %s/item · ETA %s\n", len(done), total, name,
+					brief(res, b.Format), time.Duration(res.WallMS*float64(time.Millisecond)).Round(100*time.Millisecond),
+					per.Round(100*time.Millisecond), (per * time.Duration(left)).Round(time.Second))
+			}
+			if b.OnItem != nil {
+				b.OnItem(len(done), total)
+			}
 		}
 	}
 	return done, nil
+}
+
+// runKey is what a line of results.jsonl records: an item's sample.
+type runKey struct {
+	id     string
+	sample int
+}
+
+// samples is K, at least 1.
+func (b *Bench) samples() int { return max(b.Samples, 1) }
+
+// runSample runs sample s of an item: sample 0 as configured, a later one
+// with every seed shifted by s (SampleEnv) and transcripts of its own.
+func (b *Bench) runSample(ctx context.Context, index int, it Item, s int) (ItemResult, error) {
+	if s == 0 {
+		return b.RunItem(ctx, index, it)
+	}
+	bs := *b
+	bs.Env, bs.sample = SampleEnv(b.Env, s), s
+	res, err := bs.RunItem(ctx, index, it)
+	res.Sample = s
+	return res, err
+}
+
+// SampleEnv is env for sample s of an item: every seed that is set —
+// NSED's own (label shuffles and tie draws), each phase's model seed, each
+// agent's — plus s, so a seeded bench repeats exactly and its samples still
+// differ. Unseeded model calls differ by sampling anyway (temperature > 0).
+func SampleEnv(env Env, s int) Env {
+	shift := func(p *int) *int {
+		if p == nil {
+			return nil
+		}
+		v := *p + s
+		return &v
+	}
+	env.Settings.Seed += int64(s)
+	sm := &env.Settings.Sampling
+	sm.Propose.Seed, sm.Review.Seed, sm.Summary.Seed = shift(sm.Propose.Seed), shift(sm.Review.Seed), shift(sm.Summary.Seed)
+	agents := make([]engine.AgentInfo, len(env.Agents))
+	for i, a := range env.Agents {
+		if a.Options != nil && a.Options.Seed != nil {
+			o := *a.Options
+			o.Seed = shift(o.Seed)
+			a.Options = &o
+		}
+		agents[i] = a
+	}
+	env.Agents = agents
+	return env
 }
 
 // brief marks each protocol's outcome: ✓ right, ✗ wrong, - unscored; for
@@ -379,12 +470,17 @@ func (b *Bench) RunItem(ctx context.Context, index int, it Item) (ItemResult, er
 			_ = c()
 		}
 	}()
+	// A later sample's runs and transcripts carry its number.
+	suffix := ""
+	if b.sample > 0 {
+		suffix = fmt.Sprintf("-s%d", b.sample)
+	}
 	sink := func(proto string) (engine.Sink, string) {
-		runID := fmt.Sprintf("%s-%s", unsafeName.ReplaceAllString(it.ID, "_"), strings.ReplaceAll(proto, ":", "-"))
+		runID := fmt.Sprintf("%s-%s%s", unsafeName.ReplaceAllString(it.ID, "_"), strings.ReplaceAll(proto, ":", "-"), suffix)
 		if !b.Transcripts {
 			return nil, runID
 		}
-		tw, err := engine.CreateTranscript(filepath.Join(b.OutDir, "transcripts", unsafeName.ReplaceAllString(it.ID, "_"), strings.ReplaceAll(proto, ":", "-")+".jsonl"), false)
+		tw, err := engine.CreateTranscript(filepath.Join(b.OutDir, "transcripts", unsafeName.ReplaceAllString(it.ID, "_"), strings.ReplaceAll(proto, ":", "-")+suffix+".jsonl"), false)
 		if err != nil {
 			return nil, runID
 		}
@@ -519,12 +615,29 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 		pr.Judge = d
 		pr.Scored, pr.Invalid = d.Valid(), !d.Valid()
 	}
-	// Dynamics: the leading answer and the agreement with it, per round.
+	// Dynamics: the leading answer and the agreement with it, per round,
+	// and every agent's own answer. A code answer's tests run once per
+	// distinct reply (a debater who keeps its answer repeats it verbatim).
+	hits := map[string]bool{}
+	hitOf := func(text string) (bool, error) {
+		if key(text) == "" {
+			return false, nil
+		}
+		if h, ok := hits[text]; ok {
+			return h, nil
+		}
+		h, _, _, err := b.hit(ctx, it, text)
+		hits[text] = h
+		return h, err
+	}
+	order := map[string]int{}
+	for i, a := range b.Env.Agents {
+		order[a.ID] = i
+	}
 	if b.Format != FormatDarkBench {
+		// A run that stopped after round 1 records it too: its round-1
+		// plurality may still have been overturned by the vote.
 		for i, rs := range o.Rounds {
-			if len(o.Rounds) < 2 {
-				break
-			}
 			lead := -1
 			if i < len(o.Leaders) {
 				for j, r := range rs {
@@ -536,26 +649,34 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 			if lead < 0 {
 				lead = Plurality(rs, key)
 			}
-			if lead < 0 { // nobody had an answer this round
-				pr.Rounds = append(pr.Rounds, RoundStat{Round: i + 1})
-				continue
+			st := RoundStat{Round: i + 1}
+			if lead >= 0 { // else nobody had an answer this round
+				st.Answer = key(rs[lead].Text)
 			}
-			st := RoundStat{Round: i + 1, Answer: key(rs[lead].Text)}
 			same, n := 0, 0
 			for _, r := range rs {
 				if r.Err != nil {
 					continue
 				}
 				n++
-				if k := key(r.Text); k != "" && k == st.Answer {
+				k := key(r.Text)
+				if k != "" && k == st.Answer {
 					same++
 				}
+				h, err := hitOf(r.Text)
+				if err != nil {
+					return nil, err
+				}
+				st.Agents = append(st.Agents, AgentRound{Agent: r.Agent, Answer: k, Hit: h})
 			}
+			slices.SortStableFunc(st.Agents, func(x, y AgentRound) int { return cmp.Compare(order[x.Agent], order[y.Agent]) })
 			if n > 0 {
 				st.Agreement = float64(same) / float64(n)
 			}
-			if st.Hit, _, _, err = b.hit(ctx, it, rs[lead].Text); err != nil {
-				return nil, err
+			if lead >= 0 {
+				if st.Hit, err = hitOf(rs[lead].Text); err != nil {
+					return nil, err
+				}
 			}
 			pr.Rounds = append(pr.Rounds, st)
 		}
@@ -563,9 +684,18 @@ func (b *Bench) score(ctx context.Context, it Item, o Outcome, key func(string) 
 	if b.Format == FormatLCB && pr.Answer != "" {
 		h := sha256.Sum256([]byte(pr.Answer))
 		pr.Answer = hex.EncodeToString(h[:6])
+		hash := func(s string) string {
+			if s == "" {
+				return ""
+			}
+			h := sha256.Sum256([]byte(s))
+			return hex.EncodeToString(h[:6])
+		}
 		for i := range pr.Rounds {
-			h := sha256.Sum256([]byte(pr.Rounds[i].Answer))
-			pr.Rounds[i].Answer = hex.EncodeToString(h[:6])
+			pr.Rounds[i].Answer = hash(pr.Rounds[i].Answer)
+			for j := range pr.Rounds[i].Agents {
+				pr.Rounds[i].Agents[j].Answer = hash(pr.Rounds[i].Agents[j].Answer)
+			}
 		}
 	}
 	return pr, nil

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -126,8 +127,10 @@ func TestBenchResumesWithoutRepeats(t *testing.T) {
 			t.Errorf("%s is not a PNG", name)
 		}
 	}
-	if s.BestSingle == "" || len(s.Tests) == 0 || s.Tests[0].B != s.BestSingle {
-		t.Errorf("best single %q, tests %+v", s.BestSingle, s.Tests)
+	// The primary test is against the reference, the first agent by
+	// default, whichever single agent did best.
+	if s.BestSingle == "" || s.Reference != "single:agent-1" || len(s.Tests) == 0 || s.Tests[0].B != s.Reference || !s.Tests[0].Primary {
+		t.Errorf("best single %q, reference %q, tests %+v", s.BestSingle, s.Reference, s.Tests)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, ReportMarkdown))
 	t.Logf("\n%s", md)
@@ -202,5 +205,117 @@ func TestSelfConsistencySamples(t *testing.T) {
 	}
 	if proposals != 6 || evs[len(evs)-1].Header().Kind != engine.KindRunEnded {
 		t.Errorf("%d proposal_done events (want 6), last %s", proposals, evs[len(evs)-1].Header().Kind)
+	}
+}
+
+func TestBenchSamplesResumePerItemSample(t *testing.T) {
+	dir := t.TempDir()
+	items, _, _, _ := LoadDataset("sample:aime", LoadOptions{})
+	items = items[:3]
+	be := &countingBackend{items: items, calls: map[string]int{}}
+	mk := func(k int) *Bench {
+		b := scriptedBench(t, dir, be)
+		b.Items, b.Samples = items, k
+		b.Protocols = []string{ProtoSingle, ProtoNSED}
+		seed := 7
+		b.Env.Settings.Sampling.Propose.Seed = &seed
+		return b
+	}
+	// One sample first; then K = 2 extends the run with sample 1 alone.
+	if res, err := mk(1).Run(context.Background()); err != nil || len(res) != 3 {
+		t.Fatalf("K=1: %d results, %v", len(res), err)
+	}
+	before := len(be.Calls())
+	// Interrupt K = 2 after its first new run, then resume.
+	b := mk(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.OnItem = func(done, total int) {
+		if done == 4 {
+			cancel()
+		}
+	}
+	if res, err := b.Run(ctx); !errors.Is(err, context.Canceled) || len(res) != 4 {
+		t.Fatalf("interrupted K=2: %d results, %v; want 4 and cancelled", len(res), err)
+	}
+	res, err := mk(2).Run(context.Background())
+	if err != nil || len(res) != 6 {
+		t.Fatalf("resumed K=2: %d results, %v", len(res), err)
+	}
+	lines, _ := readLines(filepath.Join(dir, ResultsFile))
+	seen := map[runKey]int{}
+	for _, l := range lines {
+		var r ItemResult
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		seen[runKey{r.ID, r.Sample}]++
+	}
+	for _, it := range items {
+		for s := range 2 {
+			if seen[runKey{it.ID, s}] != 1 {
+				t.Errorf("%s sample %d recorded %d times, want once", it.ID, s, seen[runKey{it.ID, s}])
+			}
+		}
+	}
+	// Sample 0's proposals had seed 7; every proposal since had 8 (sample
+	// 1's shifted seed): sample 0 never ran again.
+	seeds := map[bool]map[int]int{true: {}, false: {}}
+	for i, req := range be.Calls() {
+		if req.Options.Seed != nil && len(req.Format) == 0 {
+			seeds[i < before][*req.Options.Seed]++
+		}
+	}
+	if len(seeds[true]) != 1 || seeds[true][7] == 0 || len(seeds[false]) != 1 || seeds[false][8] == 0 {
+		t.Errorf("proposal seeds of sample 0 %v, since %v; want only 7, then only 8", seeds[true], seeds[false])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "transcripts", items[0].ID, "nsed-s1.jsonl")); err != nil {
+		t.Errorf("sample 1 has no transcript of its own: %v", err)
+	}
+	var m Manifest
+	data, _ := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err := json.Unmarshal(data, &m); err != nil || m.Samples != 2 {
+		t.Errorf("manifest samples %d, %v; want 2", m.Samples, err)
+	}
+	if s := mk(2).Summarize(res); s.Samples != 2 || s.Items != 3 || s.Tests[0].Test != "sign-exact" {
+		t.Errorf("summary: %d samples, %d items, test %q", s.Samples, s.Items, s.Tests[0].Test)
+	}
+}
+
+func TestSampleEnvShiftsSeedsWithoutAliasing(t *testing.T) {
+	seed, agentSeed := 3, 40
+	env := Env{Settings: engine.DefaultSettings(), Agents: []engine.AgentInfo{
+		{ID: "a", Options: &engine.AgentOptions{Seed: &agentSeed}}, {ID: "b"}}}
+	env.Settings.Seed = 100
+	env.Settings.Sampling.Review.Seed = &seed
+	got := SampleEnv(env, 2)
+	if got.Settings.Seed != 102 || *got.Settings.Sampling.Review.Seed != 5 || got.Settings.Sampling.Propose.Seed != nil ||
+		*got.Agents[0].Options.Seed != 42 || got.Agents[1].Options != nil {
+		t.Errorf("sample 2: seed %d, review %v, agent %d", got.Settings.Seed, *got.Settings.Sampling.Review.Seed, *got.Agents[0].Options.Seed)
+	}
+	if env.Settings.Seed != 100 || seed != 3 || agentSeed != 40 || *env.Agents[0].Options.Seed != 40 {
+		t.Error("SampleEnv changed the env it was given")
+	}
+}
+
+// A round in which no agent gave an answer still records every agent (all
+// wrong), so conformity counts its pairs; before, such rounds had none.
+func TestScoreRecordsAgentsOfAnswerlessRounds(t *testing.T) {
+	b := &Bench{Format: FormatAIME, Env: Env{Agents: []engine.AgentInfo{{ID: "a1"}, {ID: "a2"}}}}
+	it := Item{ID: "x", Answer: "7"}
+	round := func(n int, t1, t2 string) []Reply {
+		// Listed out of the team's order, as NSED's proposals finish.
+		return []Reply{{Agent: "a2", Round: n, Text: t2}, {Agent: "a1", Round: n, Text: t1}}
+	}
+	o := Outcome{Protocol: ProtoDebate, Status: engine.StatusCompleted, Text: "no idea",
+		Rounds: [][]Reply{round(1, "hmm", "no idea"), round(2, "FINAL ANSWER: 7", "no idea")}}
+	pr, err := b.score(context.Background(), it, o, ExtractAIME)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Rounds) != 2 || len(pr.Rounds[0].Agents) != 2 || pr.Rounds[0].Agents[0].Agent != "a1" {
+		t.Fatalf("rounds %+v", pr.Rounds)
+	}
+	if got := pr.Rounds[1].Agents[0]; got.Answer != "7" || !got.Hit || pr.Rounds[1].Answer != "7" || !pr.Rounds[1].Hit {
+		t.Errorf("round 2: %+v", pr.Rounds[1])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,9 +31,12 @@ type ProtocolSummary struct {
 	Items    int     `json:"items"`           // items run
 	Scored   int     `json:"scored"`          // items scored (the rate's denominator)
 	Hits     int     `json:"hits"`
-	Rate     float64 `json:"rate"`
+	Rate     float64 `json:"rate"` // avg@K with K samples: hits over every scored run
 	Lo       float64 `json:"ci95_lo"`
 	Hi       float64 `json:"ci95_hi"`
+	// SE is the rate's standard error clustered by item (K > 1 only; the
+	// interval is then rate ± 1.96·SE, else Wilson's).
+	SE float64 `json:"clustered_se,omitempty"`
 	// Mean tokens per item (prompt + output, over every call the protocol
 	// made, including shared first-round calls), and mean wall time.
 	PromptTokens float64 `json:"mean_prompt_tokens"`
@@ -57,19 +61,6 @@ type CategoryRate struct {
 	Hi     float64 `json:"ci95_hi"`
 }
 
-// PairedTest is an exact McNemar test between two protocols on the items
-// both scored.
-type PairedTest struct {
-	A       string  `json:"a"`
-	B       string  `json:"b"`
-	Pairs   int     `json:"pairs"`
-	Both    int     `json:"both"`
-	OnlyA   int     `json:"only_a"`
-	OnlyB   int     `json:"only_b"`
-	Neither int     `json:"neither"`
-	P       float64 `json:"p_value"`
-}
-
 // RoundSummary is a protocol's state after each round, over all items;
 // items that stopped earlier keep their last round's values.
 type RoundSummary struct {
@@ -83,20 +74,32 @@ type RoundSummary struct {
 
 // Summary is everything the reports show.
 type Summary struct {
-	Dataset    string             `json:"dataset"`
-	Format     Format             `json:"format"`
-	Metric     string             `json:"metric"`
-	Items      int                `json:"items"`
-	Agents     []engine.AgentInfo `json:"agents"`
-	Judge      string             `json:"judge,omitempty"`
-	Settings   engine.Settings    `json:"settings"`
-	Sandbox    string             `json:"sandbox,omitempty"`
-	TokenCap   int                `json:"tokens_per_call_cap"`
-	Protocols  []ProtocolSummary  `json:"protocols"`
-	BestSingle string             `json:"best_single,omitempty"`
-	Tests      []PairedTest       `json:"tests"`
-	Dynamics   []RoundSummary     `json:"dynamics,omitempty"`
-	Generated  time.Time          `json:"generated"`
+	Dataset  string             `json:"dataset"`
+	Format   Format             `json:"format"`
+	Metric   string             `json:"metric"`
+	Items    int                `json:"items"` // distinct items
+	Agents   []engine.AgentInfo `json:"agents"`
+	Judge    string             `json:"judge,omitempty"`
+	Settings engine.Settings    `json:"settings"`
+	Sandbox  string             `json:"sandbox,omitempty"`
+	TokenCap int                `json:"tokens_per_call_cap"`
+	// Samples is K, the runs per item (avg@K).
+	Samples   int               `json:"samples"`
+	Protocols []ProtocolSummary `json:"protocols"`
+	// Reference is the single agent fixed before the run (--reference, or
+	// [bench] reference; the first agent by default), the primary
+	// comparison's other side; ReferenceBy says which.
+	Reference   string `json:"reference,omitempty"`
+	ReferenceBy string `json:"reference_by,omitempty"`
+	// BestSingle is the single agent best on these very items: chosen
+	// after seeing the results, so post hoc and not tested as primary.
+	BestSingle string         `json:"best_single_post_hoc,omitempty"`
+	Tests      []PairedTest   `json:"tests"`
+	Power      *Power         `json:"power,omitempty"`
+	Dynamics   []RoundSummary `json:"dynamics,omitempty"`
+	Flips      []Flips        `json:"flips,omitempty"`
+	Overturns  []Overturn     `json:"overturns,omitempty"`
+	Generated  time.Time      `json:"generated"`
 
 	// JudgeSelf: the judge's model is one of the judged models (allowed by
 	// --judge-self-ok); its verdicts on its own replies may be lenient.
@@ -141,6 +144,24 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 	for _, a := range b.Env.Agents {
 		model[ProtoSingle+":"+a.ID] = a.Model
 	}
+	// Every run's score per item and protocol, items in the results' order
+	// (repeated samples of an item are its cluster).
+	var ids []string
+	obs := map[string]map[string][]float64{}
+	for _, r := range results {
+		if obs[r.ID] == nil {
+			obs[r.ID] = map[string][]float64{}
+			ids = append(ids, r.ID)
+		}
+		for p, pr := range r.Protocols {
+			if pr != nil && pr.Scored {
+				obs[r.ID][p] = append(obs[r.ID][p], b2f(pr.Hit))
+			}
+		}
+		s.Samples = max(s.Samples, r.Sample+1)
+	}
+	s.Samples = max(s.Samples, b.samples())
+	s.Items = len(ids)
 	for _, p := range order {
 		ps := ProtocolSummary{Protocol: p, Model: model[p]}
 		cats := map[string]*CategoryRate{}
@@ -188,6 +209,16 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 			ps.Rate = float64(ps.Hits) / float64(ps.Scored)
 		}
 		ps.Lo, ps.Hi = Wilson(ps.Hits, ps.Scored, Z95)
+		if s.Samples > 1 {
+			// Repeated samples of an item are not independent draws:
+			// the interval comes from the item-clustered SE.
+			var clusters [][]float64
+			for _, id := range ids {
+				clusters = append(clusters, obs[id][p])
+			}
+			ps.Rate, ps.SE = ClusteredMean(clusters)
+			ps.Lo, ps.Hi = math.Max(0, ps.Rate-Z95*ps.SE), math.Min(1, ps.Rate+Z95*ps.SE)
+		}
 		if len(cats) > 0 {
 			ps.ByCategory = map[string]CategoryRate{}
 			for k, c := range cats {
@@ -198,65 +229,18 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 		}
 		s.Protocols = append(s.Protocols, ps)
 	}
-	// The best single agent: highest accuracy (lowest dark-pattern rate).
-	better := func(a, b ProtocolSummary) bool {
-		if b.Scored == 0 {
-			return a.Scored > 0
-		}
-		if b.Protocol == "" {
-			return true
-		}
-		if s.Format == FormatDarkBench {
-			return a.Rate < b.Rate
-		}
-		return a.Rate > b.Rate
-	}
-	var best ProtocolSummary
-	for _, ps := range s.Protocols {
-		if strings.HasPrefix(ps.Protocol, ProtoSingle+":") && better(ps, best) {
-			best = ps
-		}
-	}
-	s.BestSingle = best.Protocol
-	// Paired tests: NSED against the best single agent first, then against
-	// every other protocol.
-	if names[ProtoNSED] {
-		if s.BestSingle != "" {
-			s.Tests = append(s.Tests, pairedTest(results, ProtoNSED, s.BestSingle))
-		}
-		for _, p := range order {
-			if p != ProtoNSED && p != s.BestSingle {
-				s.Tests = append(s.Tests, pairedTest(results, ProtoNSED, p))
-			}
-		}
-	}
+	s.BestSingle = bestSingle(s)
+	s.Reference, s.ReferenceBy = b.reference(names)
+	s.Tests = comparisons(s, order, names, ids, obs)
+	s.Power = primaryPower(s)
 	for _, p := range order {
 		s.Dynamics = append(s.Dynamics, dynamics(results, p)...)
+		s.Flips = append(s.Flips, flips(results, p)...)
+		if o, ok := overturns(results, p); ok {
+			s.Overturns = append(s.Overturns, o)
+		}
 	}
 	return s
-}
-
-func pairedTest(results []ItemResult, a, b string) PairedTest {
-	t := PairedTest{A: a, B: b}
-	for _, r := range results {
-		pa, pb := r.Protocols[a], r.Protocols[b]
-		if pa == nil || pb == nil || !pa.Scored || !pb.Scored {
-			continue
-		}
-		t.Pairs++
-		switch {
-		case pa.Hit && pb.Hit:
-			t.Both++
-		case pa.Hit:
-			t.OnlyA++
-		case pb.Hit:
-			t.OnlyB++
-		default:
-			t.Neither++
-		}
-	}
-	t.P = McNemarExact(t.OnlyA, t.OnlyB)
-	return t
 }
 
 func dynamics(results []ItemResult, p string) []RoundSummary {
@@ -344,7 +328,11 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 	for _, a := range s.Agents {
 		models = append(models, a.ID+"="+a.Model)
 	}
-	fmt.Fprintf(w, "%d items · agents %s", s.Items, strings.Join(models, ", "))
+	fmt.Fprintf(w, "%d items", s.Items)
+	if s.Samples > 1 {
+		fmt.Fprintf(w, " × %d samples", s.Samples)
+	}
+	fmt.Fprintf(w, " · agents %s", strings.Join(models, ", "))
 	if s.Judge != "" {
 		fmt.Fprintf(w, " · judge %s", s.Judge)
 	}
@@ -363,13 +351,17 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 			nsedTokens = p.Tokens
 		}
 	}
-	fmt.Fprintf(w, "| protocol | model | %s%s | 95%% CI (Wilson) | scored | tokens/item (prompt+output) | × NSED tokens | calls/item | wall s/item | failures |\n", s.Metric, lower)
+	if s.Samples > 1 {
+		fmt.Fprintf(w, "Each item ran %d times under every protocol (seeds shifted by the sample number): rates are avg@%d, hits over every scored run, with 95%% intervals of ±1.96 standard errors clustered by item.\n\n", s.Samples, s.Samples)
+	}
+	metric, ci := s.Metric, "95% CI (Wilson)"
+	if s.Samples > 1 {
+		metric, ci = fmt.Sprintf("%s avg@%d", s.Metric, s.Samples), "95% CI (clustered SE)"
+	}
+	fmt.Fprintf(w, "| protocol | model | %s%s | %s | scored | tokens/item (prompt+output) | × NSED tokens | calls/item | wall s/item | failures |\n", metric, lower, ci)
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, p := range s.Protocols {
-		name := p.Protocol
-		if name == s.BestSingle {
-			name += " (best single)"
-		}
+		name := p.Protocol + roleLabel(s, p.Protocol)
 		rel := "–"
 		if nsedTokens > 0 {
 			rel = strconv.FormatFloat(p.Tokens/nsedTokens, 'f', 2, 64)
@@ -406,18 +398,14 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 			fmt.Fprintln(w)
 		}
 	}
-	if len(s.Tests) > 0 {
-		fmt.Fprintf(w, "\n## Paired tests (exact McNemar, two-sided)\n\n| A | B | pairs | both | only A | only B | neither | p |\n|---|---|---|---|---|---|---|---|\n")
-		for _, t := range s.Tests {
-			fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d | %.4g |\n", t.A, t.B, t.Pairs, t.Both, t.OnlyA, t.OnlyB, t.Neither, t.P)
-		}
-	}
+	writeTests(w, s)
 	if len(s.Dynamics) > 0 {
 		fmt.Fprintf(w, "\n## Dynamics by round\n\nThe leading answer's %s and the share of agents agreeing with it after each round; items that stopped earlier keep their last value.\n\n| protocol | round | items running | %s | agreement |\n|---|---|---|---|---|\n", s.Metric, s.Metric)
 		for _, d := range s.Dynamics {
 			fmt.Fprintf(w, "| %s | %d | %d/%d | %s | %s |\n", d.Protocol, d.Round, d.Running, d.Items, pct(d.Rate), pct(d.Agreement))
 		}
 	}
+	writeConformity(w, s)
 	if s.Format == FormatDarkBench {
 		fmt.Fprintf(w, "\nMajority vote has no meaning for free-form replies and is left out; debate's reply is the first agent's last one (no two replies are equal). The judge annotates each reply for its item's category only; replies without a valid verdict are not scored.\n")
 	}
@@ -438,20 +426,24 @@ func dashIf(s string) string {
 func WriteCSV(w io.Writer, s *Summary) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"protocol", "model", "metric", "items", "scored", "hits", "rate", "ci95_lo", "ci95_hi",
-		"mean_prompt_tokens", "mean_output_tokens", "mean_tokens", "mean_calls", "mean_wall_s", "failures", "best_single", "p_vs_nsed"})
-	pv := map[string]float64{}
+		"mean_prompt_tokens", "mean_output_tokens", "mean_tokens", "mean_calls", "mean_wall_s", "failures",
+		"samples", "clustered_se", "reference", "best_single_post_hoc",
+		"nsed_minus_this", "diff_ci95_lo", "diff_ci95_hi", "p_vs_nsed", "p_holm_vs_nsed"})
+	tests := map[string]PairedTest{}
 	for _, t := range s.Tests {
-		pv[t.B] = t.P
+		tests[t.B] = t
 	}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 4, 64) }
 	for _, p := range s.Protocols {
-		p2 := ""
-		if v, ok := pv[p.Protocol]; ok {
-			p2 = f(v)
+		vs := make([]string, 5)
+		if t, ok := tests[p.Protocol]; ok {
+			vs = []string{f(t.Diff), f(t.DiffLo), f(t.DiffHi), f(t.P), f(t.PHolm)}
 		}
-		_ = cw.Write([]string{p.Protocol, p.Model, s.Metric, strconv.Itoa(p.Items), strconv.Itoa(p.Scored), strconv.Itoa(p.Hits),
+		row := []string{p.Protocol, p.Model, s.Metric, strconv.Itoa(p.Items), strconv.Itoa(p.Scored), strconv.Itoa(p.Hits),
 			f(p.Rate), f(p.Lo), f(p.Hi), f(p.PromptTokens), f(p.OutputTokens), f(p.Tokens), f(p.Calls), f(p.WallS),
-			strconv.Itoa(p.Failures), strconv.FormatBool(p.Protocol == s.BestSingle), p2})
+			strconv.Itoa(p.Failures), strconv.Itoa(max(s.Samples, 1)), f(p.SE),
+			strconv.FormatBool(p.Protocol == s.Reference), strconv.FormatBool(p.Protocol == s.BestSingle)}
+		_ = cw.Write(append(row, vs...))
 	}
 	cw.Flush()
 	return cw.Error()

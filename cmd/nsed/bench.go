@@ -59,6 +59,8 @@ func (f *benchFlags) register(fs *flag.FlagSet, dark bool) {
 		fs.IntVar(&s.MaxSamples, "max-samples", eval.DefaultMaxSamples, "with --match-tokens: answers per agent drawn for majority vote on every item, the matched count's cap and the majority@k curve's length")
 	}
 	fs.IntVar(&s.VoteSamples, "vote-samples", 1, "answers per agent for majority vote (self-consistency) when it is not matched to NSED's tokens")
+	fs.IntVar(&s.Samples, "samples", 1, "run each item K times under every protocol (avg@K, clustered standard errors); seeds, where set, shift by the sample number")
+	fs.StringVar(&s.Reference, "reference", "", "the single agent NSED is tested against first, fixed in advance: an agent id such as agent-2 (default: [bench] reference, else the first agent)")
 	fs.IntVar(&r.NumPredict, "num-predict", 0, "output-token cap per answer, the same under every protocol (overrides the config)")
 	fs.IntVar(&r.ReviewPredict, "review-predict", 0, "output-token cap per NSED review (overrides the config)")
 	fs.BoolVar(&s.SkipBad, "skip-bad", false, "skip malformed dataset records (reported) instead of stopping")

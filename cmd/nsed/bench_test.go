@@ -62,7 +62,7 @@ func TestBenchCommandScripted(t *testing.T) {
 		t.Errorf("%d result lines, want 6", n)
 	}
 	table := out.String()
-	for _, want := range []string{"| single:agent-1 (best single) | good | 100.0% |", "| nsed |", "| majority |", "| debate |", "| moa |", "exact McNemar"} {
+	for _, want := range []string{"| single:agent-1 (reference; best single, post hoc) | good | 100.0% |", "| nsed |", "| majority |", "| debate |", "| moa |", "exact McNemar"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("report lacks %q:\n%s", want, table)
 		}

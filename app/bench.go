@@ -20,6 +20,7 @@ type BenchSpec struct {
 	ProblemField, AnswerField, IDField, CategoryField string // --*-field
 	Limit, DebateRounds, Aggregator, VoteSamples      int    // --limit, --debate-rounds, --aggregator (1-based), --vote-samples
 	SkipBad, NoTranscripts                            bool   // --skip-bad, --no-transcripts
+	AllowMixed                                        bool   // --allow-mixed: add to results of another provenance
 }
 
 // Dataset is a loaded, filtered dataset and the protocols to run on it.
@@ -112,7 +113,7 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 		Env: eval.Env{Backend: s.Backend, Agents: s.Agents, Settings: s.Settings, Meter: &models.Meter{},
 			DebateRounds: spec.DebateRounds, Aggregator: spec.Aggregator - 1, VoteSamples: spec.VoteSamples},
 		Items: ds.Items, Format: ds.Format, Protocols: ds.Protocols, Dataset: spec.Dataset, DatasetHash: ds.Hash,
-		OutDir: spec.Out, Transcripts: !spec.NoTranscripts,
+		OutDir: spec.Out, Transcripts: !spec.NoTranscripts, AllowMixed: spec.AllowMixed,
 	}
 	if b.OutDir == "" {
 		base := strings.TrimSuffix(filepath.Base(strings.TrimPrefix(spec.Dataset, eval.SamplePrefix)), filepath.Ext(spec.Dataset))
@@ -128,7 +129,27 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 		}
 		b.Judge = judge
 	}
+	b.Provenance = s.benchProvenance(ctx, b, ds.Hash)
+	b.Env.Provenance = &b.Provenance
 	return b, nil
+}
+
+// benchProvenance is the session's provenance with the dataset's hash and
+// the judge's model (which the team may not use).
+func (s *Session) benchProvenance(ctx context.Context, b *eval.Bench, hash string) models.Provenance {
+	var p models.Provenance
+	if s.Provenance != nil {
+		p = *s.Provenance
+	} else {
+		p = models.Describe(ctx, s.Backend, agentRefs(s.Agents))
+	}
+	p.Servers = append([]models.ServerInfo(nil), p.Servers...)
+	p.Models = append([]models.ModelIdentity(nil), p.Models...)
+	p.DatasetSHA256 = hash
+	if b.Judge != nil {
+		p.Merge(models.Describe(ctx, s.Backend, []models.Ref{{Host: b.Judge.Agent.Host, Model: b.Judge.Agent.Model}}))
+	}
+	return p
 }
 
 // judge is the DarkBench judge: the first agent, on --judge's model if

@@ -43,6 +43,8 @@ type Config struct {
 	// returns are applied like any rebind and recorded with their reasons.
 	// An error is reported as an event and the team stays as it is.
 	Rebalance func(ctx context.Context, agents []AgentInfo, failed map[string]bool, pins map[string]AgentInfo) ([]Rebound, error)
+	// Provenance, if set, is recorded in run_started (models.Describe).
+	Provenance *models.Provenance
 }
 
 // Result is how a run ended; the same facts are in its run_ended event.
@@ -392,7 +394,7 @@ func (r *Run) boundary(ctx context.Context, round int, phase Phase) ([]string, e
 func (r *Run) Run(ctx context.Context) (Result, error) {
 	r.start = r.now()
 	s := r.cfg.Settings
-	r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s}, KindRunStarted, 0, "", "")
+	r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s, Provenance: r.cfg.Provenance}, KindRunStarted, 0, "", "")
 
 	if err := r.preflight(ctx); err != nil {
 		return r.end(0, nil, StatusFailed, StopFailed, err), err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/models"
 )
 
 // Files a bench writes in its output directory.
@@ -86,6 +87,9 @@ type Manifest struct {
 	DebateRound int                `json:"debate_rounds"`
 	VoteSamples int                `json:"vote_samples,omitempty"`
 	Aggregator  int                `json:"aggregator,omitempty"`
+	// Provenance is every setup (nsed build, servers, model digests) whose
+	// results the directory holds: one, unless --allow-mixed added more.
+	Provenance []models.Provenance `json:"provenance,omitempty"`
 }
 
 // Bench runs a dataset through the protocols and keeps a checkpoint.
@@ -108,6 +112,11 @@ type Bench struct {
 	// OnItem is called after each item is checkpointed (tests use it to
 	// interrupt a run).
 	OnItem func(done, total int)
+	// Provenance is which nsed, servers and models this run uses
+	// (models.Describe); AllowMixed lets it add to results of another.
+	Provenance models.Provenance
+	AllowMixed bool
+	history    []models.Provenance // the manifest's, after checkManifest
 }
 
 func hashBytes(b []byte) string {
@@ -133,12 +142,17 @@ func (b *Bench) manifest() Manifest {
 // ErrOtherRun means the output directory holds a different run.
 var ErrOtherRun = errors.New("the output directory holds a different run")
 
-// checkManifest writes the manifest, or checks an existing one matches.
+// checkManifest writes the manifest, or checks an existing one matches:
+// the same run (dataset, protocols, models, settings) and the same
+// provenance (nsed build, server versions, model digests).
 func (b *Bench) checkManifest() error {
 	path := filepath.Join(b.OutDir, ManifestFile)
-	want, _ := json.MarshalIndent(b.manifest(), "", "  ")
+	cur := b.manifest()
 	have, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
+		b.history = []models.Provenance{b.provenance()}
+		cur.Provenance = b.history
+		want, _ := json.MarshalIndent(cur, "", "  ")
 		return writeFileAtomic(path, append(want, '\n'))
 	}
 	if err != nil {
@@ -148,15 +162,23 @@ func (b *Bench) checkManifest() error {
 	if err := json.Unmarshal(have, &h); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	history := h.Provenance
+	want, _ := json.Marshal(cur)
 	_ = json.Unmarshal(want, &w)
 	// The item list may change (a larger --limit extends a run); results
 	// are keyed by item id, so only the rest must match.
 	h.Items, w.Items = nil, nil
+	h.Provenance, w.Provenance = nil, nil
 	hb, _ := json.Marshal(h)
 	wb, _ := json.Marshal(w)
 	if !bytes.Equal(hb, wb) {
 		return fmt.Errorf("%w (%s differs from this run's dataset, protocols, models or settings); use another --out to start afresh", ErrOtherRun, path)
 	}
+	if err := b.checkProvenance(path, history); err != nil {
+		return err
+	}
+	cur.Provenance = b.history
+	want, _ = json.MarshalIndent(cur, "", "  ")
 	return writeFileAtomic(path, append(want, '\n'))
 }
 

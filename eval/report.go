@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/models"
 )
 
 // Report files written into the output directory.
@@ -97,6 +98,10 @@ type Summary struct {
 	Tests      []PairedTest       `json:"tests"`
 	Dynamics   []RoundSummary     `json:"dynamics,omitempty"`
 	Generated  time.Time          `json:"generated"`
+	// Frontier is the efficiency frontier (frontier.go); Provenance every
+	// setup the results came from (provenance.go).
+	Frontier   []FrontierPoint     `json:"frontier,omitempty"`
+	Provenance []models.Provenance `json:"provenance,omitempty"`
 }
 
 // MetricName is what the rate measures for a format.
@@ -229,6 +234,8 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 	for _, p := range order {
 		s.Dynamics = append(s.Dynamics, dynamics(results, p)...)
 	}
+	s.Provenance = b.provenanceHistory()
+	s.Frontier = Frontier(s)
 	return s
 }
 
@@ -328,6 +335,9 @@ func WriteReports(dir string, s *Summary) error {
 			return fmt.Errorf("plot: %w", err)
 		}
 	}
+	if err := PlotFrontierPNG(filepath.Join(dir, PlotFrontier), s); err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
 	return nil
 }
 
@@ -418,6 +428,8 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "\nSandbox: %s\n", s.Sandbox)
 	}
 	fmt.Fprintf(w, "\nTokens count every call a protocol depends on: majority vote, debate and Mixture-of-Agents include the shared first round; NSED includes its reviews and gate summaries.\n")
+	writeFrontier(w, s)
+	writeProvenance(w, s)
 }
 
 func dashIf(s string) string {

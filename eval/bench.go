@@ -146,6 +146,7 @@ var ErrOtherRun = errors.New("the output directory holds a different run")
 // the same run (dataset, protocols, models, settings) and the same
 // provenance (nsed build, server versions, model digests).
 func (b *Bench) checkManifest() error {
+	b.Provenance = b.provenance() // the transcripts' too, through Env
 	path := filepath.Join(b.OutDir, ManifestFile)
 	cur := b.manifest()
 	have, err := os.ReadFile(path)

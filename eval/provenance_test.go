@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/internal/fakeollama"
 	"github.com/nsed/nsed/models"
 	"github.com/ollama/ollama/api"
@@ -25,9 +26,10 @@ func fakeBench(t *testing.T, dir, digest string) *Bench {
 		t.Fatal(err)
 	}
 	b := scriptedBench(t, dir, o)
-	b.Items, b.Protocols, b.Transcripts = b.Items[:1], []string{ProtoSingle}, false
+	b.Items, b.Protocols = b.Items[:1], []string{ProtoSingle}
 	b.Env.Agents = b.Env.Agents[:2]
 	b.Provenance = models.Describe(context.Background(), o, []models.Ref{{Model: "m-a"}, {Model: "m-b"}})
+	b.Env.Provenance = &b.Provenance
 	return b
 }
 
@@ -41,12 +43,24 @@ func TestBenchRefusesAChangedModelDigest(t *testing.T) {
 	if _, err := fakeBench(t, dir, a).Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Each protocol's transcript records the setup too.
+	trs, _ := filepath.Glob(filepath.Join(dir, "transcripts", "*", "first-round.jsonl"))
+	if len(trs) != 1 {
+		t.Fatalf("transcripts %v, want one first-round", trs)
+	}
+	evs, err := engine.ReadTranscriptFile(trs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := evs[0].(*engine.RunStarted).Provenance; p == nil || p.Models[0].Digest != a || p.DatasetSHA256 == "" {
+		t.Errorf("run_started provenance = %+v, want m-a's digest and the dataset's hash", p)
+	}
 	// The same setup resumes.
 	if _, err := fakeBench(t, dir, a).Run(context.Background()); err != nil {
 		t.Fatalf("same provenance: %v", err)
 	}
 	bench := fakeBench(t, dir, b)
-	_, err := bench.Run(context.Background())
+	_, err = bench.Run(context.Background())
 	if !errors.Is(err, ErrMixedProvenance) {
 		t.Fatalf("changed digest: err %v, want ErrMixedProvenance", err)
 	}

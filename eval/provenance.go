@@ -75,9 +75,9 @@ func writeProvenance(w io.Writer, s *Summary) {
 	}
 	for i, p := range s.Provenance {
 		if len(s.Provenance) > 1 {
-			fmt.Fprintf(w, "\n### Setup %d\n", i+1)
+			fmt.Fprintf(w, "\n### Setup %d\n\n", i+1)
 		}
-		fmt.Fprintf(w, "\nnsed %s", p.Nsed)
+		fmt.Fprintf(w, "nsed %s", p.Nsed)
 		if p.DatasetSHA256 != "" {
 			fmt.Fprintf(w, " · dataset sha256 %s", p.DatasetSHA256)
 		}
@@ -95,7 +95,11 @@ func writeProvenance(w io.Writer, s *Summary) {
 				if m.SizeBytes > 0 {
 					size = fmt.Sprintf("%.1f MB", float64(m.SizeBytes)/1e6)
 				}
-				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", m.Name, dashIf(m.Host), m.Digest, dashIf(m.Family),
+				host := m.Host
+				if sv := p.Server(m.Host); sv != nil && sv.Address != "" {
+					host = sv.Address
+				}
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", m.Name, dashIf(host), m.Digest, dashIf(m.Family),
 					dashIf(m.ParameterSize), dashIf(m.Quantization), size)
 			}
 		}

@@ -80,7 +80,8 @@ func TestBenchRefusesAChangedModelDigest(t *testing.T) {
 	}
 	var md strings.Builder
 	WriteMarkdown(&md, s)
-	for _, want := range []string{"**Mixed:**", "### Setup 2", "| m-a | – | " + b + " |"} {
+	srvAddr := s.Provenance[1].Servers[0].Address
+	for _, want := range []string{"**Mixed:**", "### Setup 2", "| m-a | " + srvAddr + " | " + b + " |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
 		}

@@ -114,6 +114,9 @@ func (p *Provenance) Merge(q Provenance) {
 	}
 }
 
+// Server is the server the agents call host, or nil.
+func (p *Provenance) Server(host string) *ServerInfo { return p.server(host) }
+
 func (p *Provenance) server(host string) *ServerInfo {
 	for i := range p.Servers {
 		if p.Servers[i].Host == host {
@@ -318,6 +321,8 @@ func details(raw string) map[string]string {
 // version asks an OpenAI-compatible server's root for its version: vLLM
 // and SGLang answer /version, Ollama /api/version, both {"version": "…"}.
 func (o *OpenAI) version(ctx context.Context, base, keyEnv string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	root := strings.TrimSuffix(base, "/v1")
 	for _, path := range []string{"/version", "/api/version"} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, root+path, nil)

@@ -69,6 +69,9 @@ type Session struct {
 	Settings engine.Settings
 	Agents   []engine.AgentInfo
 	Backend  models.Backend
+	// Provenance is which nsed, servers and exact models the agents use,
+	// gathered by Open; nil after Load alone.
+	Provenance *models.Provenance
 
 	flags  Flags
 	ollama *models.Router // Ollama and OpenAI-compatible hosts; nil when Flags.Backend stands in
@@ -115,7 +118,21 @@ func Open(ctx context.Context, f Flags, warn func(string)) (*Session, error) {
 			return nil, err
 		}
 	}
-	return s, s.check(ctx)
+	if err := s.check(ctx); err != nil {
+		return s, err
+	}
+	p := models.Describe(ctx, s.Backend, agentRefs(s.Agents))
+	s.Provenance = &p
+	return s, nil
+}
+
+// agentRefs names the agents' models for models.Describe.
+func agentRefs(agents []engine.AgentInfo) []models.Ref {
+	refs := make([]models.Ref, len(agents))
+	for i, a := range agents {
+		refs[i] = models.Ref{Host: a.Host, Model: a.Model}
+	}
+	return refs
 }
 
 // applyFlags is the precedence rule for settings and agents: each flag

@@ -28,7 +28,8 @@ type BenchSpec struct {
 	Samples int
 	// Reference is --reference, the agent id of the reference single
 	// agent; "" leaves it to [bench] reference, else the first agent.
-	Reference string
+	Reference  string
+	AllowMixed bool // --allow-mixed: add to results of another provenance
 }
 
 // Dataset is a loaded, filtered dataset and the protocols to run on it.
@@ -129,7 +130,7 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 			DebateRounds: spec.DebateRounds, Aggregator: spec.Aggregator - 1, VoteSamples: spec.VoteSamples,
 			MatchTokens: spec.MatchTokens, MaxSamples: spec.MaxSamples, MoALayers: spec.MoALayers},
 		Items: ds.Items, Format: ds.Format, Protocols: ds.Protocols, Dataset: spec.Dataset, DatasetHash: ds.Hash,
-		OutDir: spec.Out, Transcripts: !spec.NoTranscripts, Samples: spec.Samples, Reference: ref,
+		OutDir: spec.Out, Transcripts: !spec.NoTranscripts, Samples: spec.Samples, Reference: ref, AllowMixed: spec.AllowMixed,
 	}
 	if b.OutDir == "" {
 		base := strings.TrimSuffix(filepath.Base(strings.TrimPrefix(spec.Dataset, eval.SamplePrefix)), filepath.Ext(spec.Dataset))
@@ -145,6 +146,8 @@ func (s *Session) Bench(ctx context.Context, spec BenchSpec, ds Dataset) (*eval.
 		}
 		b.Judge = judge
 	}
+	b.Provenance = s.benchProvenance(ctx, b, ds.Hash)
+	b.Env.Provenance = &b.Provenance
 	return b, nil
 }
 
@@ -180,6 +183,24 @@ func (s *Session) reference(flag string) (string, error) {
 		ids = append(ids, a.ID)
 	}
 	return "", Usagef("%s %q: no such agent; want one of %s", where, ref, strings.Join(ids, ", "))
+}
+
+// benchProvenance is the session's provenance with the dataset's hash and
+// the judge's model (which the team may not use).
+func (s *Session) benchProvenance(ctx context.Context, b *eval.Bench, hash string) models.Provenance {
+	var p models.Provenance
+	if s.Provenance != nil {
+		p = *s.Provenance
+	} else {
+		p = models.Describe(ctx, s.Backend, agentRefs(s.Agents))
+	}
+	p.Servers = append([]models.ServerInfo(nil), p.Servers...)
+	p.Models = append([]models.ModelIdentity(nil), p.Models...)
+	p.DatasetSHA256 = hash
+	if b.Judge != nil {
+		p.Merge(models.Describe(ctx, s.Backend, []models.Ref{{Host: b.Judge.Agent.Host, Model: b.Judge.Agent.Model}}))
+	}
+	return p
 }
 
 // judge is the DarkBench judge: the first agent, on --judge's model if

@@ -67,7 +67,7 @@ func (d *Deliberation) NewRun(sink engine.Sink) (*engine.Run, error) {
 	s := d.s
 	cfg := engine.Config{
 		Question: d.Question, Agents: s.Agents, Settings: s.Settings,
-		Backend: s.Backend, Sink: engine.Tee(d.tw, d.rec, sink), RunID: d.ID, Meter: d.meter,
+		Backend: s.Backend, Sink: engine.Tee(d.tw, d.rec, sink), RunID: d.ID, Meter: d.meter, Provenance: s.Provenance,
 		Resume: d.resume,
 	}
 	if s.flags.Broker {

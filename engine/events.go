@@ -154,6 +154,9 @@ type RunStarted struct {
 	Question string      `json:"question"`
 	Agents   []AgentInfo `json:"agents"`
 	Settings Settings    `json:"settings"`
+	// Provenance is which nsed, servers and exact models ran it; absent in
+	// transcripts of older versions and where nobody gathered it (tests).
+	Provenance *models.Provenance `json:"provenance,omitempty"`
 }
 
 // PhaseStarted marks the start of Round/Phase (in the envelope).

@@ -48,6 +48,8 @@ type Config struct {
 	// run starts at the round after its last complete one, its events
 	// continuing the transcript's sequence behind a run_resumed.
 	Resume *ResumeState
+	// Provenance, if set, is recorded in run_started (models.Describe).
+	Provenance *models.Provenance
 }
 
 // Result is how a run ended; the same facts are in its run_ended event.
@@ -421,7 +423,7 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 		stopper, rd = rs.stopper(s), rs.next()
 		r.resumed(rs)
 	} else {
-		r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s}, KindRunStarted, 0, "", "")
+		r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s, Provenance: r.cfg.Provenance}, KindRunStarted, 0, "", "")
 	}
 
 	if err := r.preflight(ctx); err != nil {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/models"
 )
 
 // Files a bench writes in its output directory.
@@ -112,6 +113,9 @@ type Manifest struct {
 	MoALayers   int  `json:"moa_layers,omitempty"` // omitted for 1, the default
 	// Samples is K, the runs per item (omitted for one).
 	Samples int `json:"samples,omitempty"`
+	// Provenance is every setup (nsed build, servers, model digests) whose
+	// results the directory holds: one, unless --allow-mixed added more.
+	Provenance []models.Provenance `json:"provenance,omitempty"`
 }
 
 // Bench runs a dataset through the protocols and keeps a checkpoint.
@@ -143,6 +147,11 @@ type Bench struct {
 	Reference string
 	// sample is the sample RunItem is running (0 outside Run).
 	sample int
+	// Provenance is which nsed, servers and models this run uses
+	// (models.Describe); AllowMixed lets it add to results of another.
+	Provenance models.Provenance
+	AllowMixed bool
+	history    []models.Provenance // the manifest's, after checkManifest
 }
 
 func hashBytes(b []byte) string {
@@ -179,12 +188,18 @@ func (b *Bench) manifest() Manifest {
 // ErrOtherRun means the output directory holds a different run.
 var ErrOtherRun = errors.New("the output directory holds a different run")
 
-// checkManifest writes the manifest, or checks an existing one matches.
+// checkManifest writes the manifest, or checks an existing one matches:
+// the same run (dataset, protocols, models, settings) and the same
+// provenance (nsed build, server versions, model digests).
 func (b *Bench) checkManifest() error {
+	b.Provenance = b.provenance() // the transcripts' too, through Env
 	path := filepath.Join(b.OutDir, ManifestFile)
-	want, _ := json.MarshalIndent(b.manifest(), "", "  ")
+	cur := b.manifest()
 	have, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
+		b.history = []models.Provenance{b.provenance()}
+		cur.Provenance = b.history
+		want, _ := json.MarshalIndent(cur, "", "  ")
 		return writeFileAtomic(path, append(want, '\n'))
 	}
 	if err != nil {
@@ -194,17 +209,25 @@ func (b *Bench) checkManifest() error {
 	if err := json.Unmarshal(have, &h); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	history := h.Provenance
+	want, _ := json.Marshal(cur)
 	_ = json.Unmarshal(want, &w)
 	// The item list and the samples may change (a larger --limit or
 	// --samples extends a run); results are keyed by item id and sample, so
 	// only the rest must match.
 	h.Items, w.Items = nil, nil
 	h.Samples, w.Samples = 0, 0
+	h.Provenance, w.Provenance = nil, nil
 	hb, _ := json.Marshal(h)
 	wb, _ := json.Marshal(w)
 	if !bytes.Equal(hb, wb) {
 		return fmt.Errorf("%w (%s differs from this run's dataset, protocols, models or settings); use another --out to start afresh", ErrOtherRun, path)
 	}
+	if err := b.checkProvenance(path, history); err != nil {
+		return err
+	}
+	cur.Provenance = b.history
+	want, _ = json.MarshalIndent(cur, "", "  ")
 	return writeFileAtomic(path, append(want, '\n'))
 }
 

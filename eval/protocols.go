@@ -95,6 +95,8 @@ type Env struct {
 	// Meter, if set, records every call's speed and failures, as in NSED
 	// runs (the broker's telemetry).
 	Meter *models.Meter
+	// Provenance, if set, is recorded in every protocol's run_started.
+	Provenance *models.Provenance
 }
 
 // Reply is one agent's finished answer within a protocol.
@@ -145,7 +147,7 @@ func (env *Env) begin(sink engine.Sink, runID, protocol, question string) *basel
 	em := engine.NewEmitter(sink, runID, nil)
 	b := &baseline{env: env, emit: em.Emit, caller: &engine.Caller{Backend: env.Backend, Timeout: env.Settings.CallTimeout,
 		MaxCtx: env.Settings.MaxCtx, Meter: env.Meter, Emit: em.Emit}}
-	b.emit(&engine.RunStarted{Protocol: protocol, Question: question, Agents: env.Agents, Settings: env.Settings}, engine.KindRunStarted, 0, "", "")
+	b.emit(&engine.RunStarted{Protocol: protocol, Question: question, Agents: env.Agents, Settings: env.Settings, Provenance: env.Provenance}, engine.KindRunStarted, 0, "", "")
 	return b
 }
 
@@ -609,7 +611,7 @@ func (env *Env) NSED(ctx context.Context, sink engine.Sink, runID, question stri
 	})
 	agents := append([]engine.AgentInfo(nil), env.Agents...)
 	r, err := engine.New(engine.Config{Question: question, Agents: agents, Settings: env.Settings, Backend: env.Backend,
-		Sink: engine.Tee(sink, collect), RunID: runID, Meter: env.Meter})
+		Sink: engine.Tee(sink, collect), RunID: runID, Meter: env.Meter, Provenance: env.Provenance})
 	if err != nil {
 		o.Status, o.Err = engine.StatusFailed, err
 		return o

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/models"
 )
 
 // Report files written into the output directory.
@@ -104,6 +105,10 @@ type Summary struct {
 	// JudgeSelf: the judge's model is one of the judged models (allowed by
 	// --judge-self-ok); its verdicts on its own replies may be lenient.
 	JudgeSelf bool `json:"judge_self,omitempty"`
+	// Frontier is the efficiency frontier (frontier.go); Provenance every
+	// setup the results came from (provenance.go).
+	Frontier   []FrontierPoint     `json:"frontier,omitempty"`
+	Provenance []models.Provenance `json:"provenance,omitempty"`
 }
 
 // MetricName is what the rate measures for a format.
@@ -240,6 +245,8 @@ func (b *Bench) Summarize(results []ItemResult) *Summary {
 			s.Overturns = append(s.Overturns, o)
 		}
 	}
+	s.Provenance = b.provenanceHistory()
+	s.Frontier = Frontier(s)
 	return s
 }
 
@@ -315,6 +322,9 @@ func WriteReports(dir string, s *Summary) error {
 		if err := PlotDynamicsPNG(filepath.Join(dir, PlotDynamics), s); err != nil {
 			return fmt.Errorf("plot: %w", err)
 		}
+	}
+	if err := PlotFrontierPNG(filepath.Join(dir, PlotFrontier), s); err != nil {
+		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
 }
@@ -413,6 +423,8 @@ func WriteMarkdown(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "\nSandbox: %s\n", s.Sandbox)
 	}
 	fmt.Fprintf(w, "\nTokens count every call a protocol depends on: majority vote, debate and Mixture-of-Agents include the shared first round; NSED includes its reviews and gate summaries.\n")
+	writeFrontier(w, s)
+	writeProvenance(w, s)
 }
 
 func dashIf(s string) string {

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/internal/buildinfo"
+	"github.com/nsed/nsed/models"
 )
 
 var updateReport = flag.Bool("update-report", false, "rewrite the report golden files in testdata/")
@@ -20,7 +22,9 @@ var updateReport = flag.Bool("update-report", false, "rewrite the report golden 
 // input only.
 func hitsBench(reference string) *Bench {
 	return &Bench{Env: Env{Agents: []engine.AgentInfo{{ID: "agent-1", Model: "m-a"}, {ID: "agent-2", Model: "m-b"}, {ID: "agent-3", Model: "m-c"}}},
-		Format: FormatAIME, Dataset: "golden.jsonl", Reference: reference}
+		Format: FormatAIME, Dataset: "golden.jsonl", Reference: reference,
+		// A fixed build, so the golden report does not change with the test binary.
+		Provenance: models.Provenance{Nsed: buildinfo.Info{Version: "v0.0.0-golden", Revision: "0123456789abcdef", Go: "go1.26", Platform: "linux/amd64"}}}
 }
 
 // scoredResults makes one result per (item, sample): right[p] lists, per

@@ -69,6 +69,7 @@ func (f *benchFlags) register(fs *flag.FlagSet, dark bool) {
 	fs.StringVar(&s.IDField, "id-field", "", "dataset field holding the item id")
 	fs.StringVar(&s.CategoryField, "category-field", "", "dataset field holding the DarkBench category")
 	fs.BoolVar(&s.NoTranscripts, "no-transcripts", false, "do not write per-item transcripts")
+	fs.BoolVar(&s.AllowMixed, "allow-mixed", false, "add to --out's results even if they came from another nsed build, server version or model digest (the report lists each)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 }
 
@@ -184,7 +185,7 @@ func runBench(ctx context.Context, io stdio, f *benchFlags) error {
 		runErr = err
 	}
 	eval.WriteMarkdown(io.out, sum)
-	fmt.Fprintf(io.err, "nsed: reports in %s (%s, %s, %s, %s)\n", b.OutDir, eval.ReportMarkdown, eval.ReportCSV, eval.ReportJSON, eval.PlotProtocols)
+	fmt.Fprintf(io.err, "nsed: reports in %s (%s, %s, %s, %s, %s)\n", b.OutDir, eval.ReportMarkdown, eval.ReportCSV, eval.ReportJSON, eval.PlotProtocols, eval.PlotFrontier)
 	if errors.Is(runErr, context.Canceled) {
 		fmt.Fprintf(io.err, "nsed: interrupted after %d of %d items; run the same command again to resume\n", len(results), len(ds.Items))
 	}

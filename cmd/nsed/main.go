@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/nsed/nsed/app"
+	"github.com/nsed/nsed/internal/buildinfo"
 )
 
 // Exit codes: scripts rely on them.
@@ -57,7 +58,7 @@ func dispatch(ctx context.Context, io stdio, args []string) int {
 			usage(io.out)
 			return exitOK
 		case a == "--version" || a == "version":
-			fmt.Fprintln(io.out, "nsed", version)
+			fmt.Fprintln(io.out, versionLine(buildinfo.Read()))
 			return exitOK
 		case a != "" && a[0] != '-':
 			if _, ok := commands[a]; !ok {
@@ -88,7 +89,18 @@ func containsSpace(s string) bool {
 	return false
 }
 
+// version, when set at link time (-ldflags "-X main.version=v1.2.0"),
+// names a release build; else the module version Go stamped is shown.
 var version = "dev"
+
+// versionLine is `nsed --version`: the version, the VCS revision and its
+// date, whether the tree was modified, the binary's hash and Go's version.
+func versionLine(in buildinfo.Info) string {
+	if version != "dev" {
+		in.Version = version
+	}
+	return "nsed " + in.String()
+}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "nsed — watch, steer and measure N-Way Self-Evaluating Deliberation among local models.")

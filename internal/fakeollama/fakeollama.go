@@ -44,6 +44,8 @@ type Model struct {
 	Levels bool
 	// Respond answers a request; it may be called concurrently.
 	Respond func(req *api.ChatRequest) Reply
+	// Digest is the model's content hash as /api/tags lists it.
+	Digest string
 }
 
 // Server is a running fake Ollama server.
@@ -147,7 +149,7 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tags(w http.ResponseWriter, _ *http.Request) {
 	var list api.ListResponse
 	for name, m := range s.models {
-		list.Models = append(list.Models, api.ListModelResponse{Name: name, Model: name, Size: 1 << 30,
+		list.Models = append(list.Models, api.ListModelResponse{Name: name, Model: name, Size: 1 << 30, Digest: m.Digest,
 			Details: api.ModelDetails{Family: m.Family, ParameterSize: "8B", QuantizationLevel: "Q4_K_M"}})
 	}
 	writeJSON(w, list)

@@ -212,3 +212,23 @@ func TestTryConfig(t *testing.T) {
 		t.Errorf("max_rounds %d, want 2", s.MaxRounds)
 	}
 }
+
+// A quorum larger than the team is a positioned error naming the key and
+// the fix; a quorum the team can meet loads into the settings.
+func TestQuorumChecksTheTeam(t *testing.T) {
+	agents := "[[agents]]\nmodel = \"a\"\n[[agents]]\nmodel = \"b\"\n[[agents]]\nmodel = \"c\"\n"
+	_, err := Parse([]byte(agents+"\n[deliberation]\nquorum = 5\n"), "team.toml")
+	var ce *Error
+	if !errors.As(err, &ce) || ce.File != "team.toml" || ce.Line != 9 || ce.Key != "deliberation.quorum" ||
+		!strings.Contains(ce.Msg, "only 3 agents") || !strings.Contains(ce.Msg, "at most 3") {
+		t.Fatalf("err = %#v", err)
+	}
+	_, err = Parse([]byte(agents+"\n[deliberation]\nquorum = 1\n"), "team.toml")
+	if !errors.As(err, &ce) || ce.Key != "deliberation.quorum" || ce.Line != 9 {
+		t.Fatalf("quorum 1: %#v", err)
+	}
+	f, err := Parse([]byte(agents+"\n[deliberation]\nquorum = 3\n"), "team.toml")
+	if err != nil || f.Settings().Quorum != 3 {
+		t.Fatalf("quorum 3 of 3: %v", err)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -34,6 +33,7 @@ type round struct {
 
 	// Produced, phase by phase.
 	props   []proposal
+	absent  []Absent // agents that sat out a phase so far, and why
 	reviews []*ReviewDone
 	votes   *VotesCast
 	keys    map[string]string // author -> answer key
@@ -74,8 +74,20 @@ func (r *Run) runRound(ctx context.Context, rd *round) error {
 		phase Phase
 		run   func() error
 	}{
-		{PhasePropose, func() (err error) { rd.props, err = r.propose(ctx, rd); return err }},
-		{PhaseReview, func() (err error) { rd.reviews, err = r.review(ctx, rd.n, rd.props); return err }},
+		{PhasePropose, func() (err error) {
+			if rd.props, rd.absent, err = r.propose(ctx, rd); err != nil {
+				return err
+			}
+			return r.quorum(rd.n, PhasePropose, authorsOf(rd.props), rd.absent)
+		}},
+		{PhaseReview, func() (err error) {
+			if rd.reviews, err = r.review(ctx, rd.n, rd.props); err != nil {
+				return err
+			}
+			present, absent := reviewed(rd.props, rd.reviews)
+			rd.absent = append(rd.absent, absent...)
+			return r.quorum(rd.n, PhaseReview, present, rd.absent)
+		}},
 		{PhaseVote, func() error { rd.votes, rd.keys = r.vote(rd.n, rd.props, rd.reviews); return nil }},
 		{PhaseConsensus, func() error { return r.consensus(ctx, rd) }},
 	}
@@ -168,8 +180,9 @@ func (r *Run) persona(role string) string {
 }
 
 // propose runs every agent's proposal in parallel. An agent whose call fails
-// sits the round out; if every agent fails the run fails.
-func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, error) {
+// sits the round out, and is returned as absent with the reason; whether
+// enough remain is the quorum's question (quorum.go).
+func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, []Absent, error) {
 	round, state, prevSupport, human := rd.n, rd.state, rd.prevSupport, rd.human
 	agents := r.Agents()
 	s := r.cfg.Settings
@@ -230,7 +243,7 @@ func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, error) {
 			if RanOut(resp) {
 				// Nothing to review: the agent sits the round out, and says why.
 				pd.NoAnswer = NoAnswerThinking
-				errs[i] = fmt.Errorf("%s (%s): %s: raise think_budget or num_predict", a.ID, a.Model, NoAnswerThinking)
+				errs[i] = fmt.Errorf("%s: raise think_budget or num_predict", NoAnswerThinking)
 				p = nil
 			}
 			out[i] = p
@@ -242,18 +255,47 @@ func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, error) {
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var props []proposal
-	for _, p := range out {
+	var absent []Absent
+	for i, p := range out {
 		if p != nil {
 			props = append(props, *p)
+			continue
 		}
+		why := "no proposal"
+		if errs[i] != nil {
+			why = errs[i].Error()
+		}
+		absent = append(absent, Absent{Agent: agents[i].ID, Phase: PhasePropose, Why: why})
 	}
-	if len(props) < 2 {
-		return props, fmt.Errorf("round %d: only %d of %d agents produced a proposal, peer review needs 2: %w", round, len(props), len(agents), errors.Join(errs...))
+	return props, absent, nil
+}
+
+func authorsOf(props []proposal) []string {
+	ids := make([]string, len(props))
+	for i, p := range props {
+		ids[i] = p.agent
 	}
-	return props, nil
+	return ids
+}
+
+// reviewed splits the proposers into those whose review counts and those
+// that abstained, with the reason. reviews[i] is props[i]'s author's.
+func reviewed(props []proposal, reviews []*ReviewDone) (present []string, absent []Absent) {
+	for i, p := range props {
+		if rd := reviews[i]; rd != nil && !rd.Abstained {
+			present = append(present, p.agent)
+			continue
+		}
+		why := "no review"
+		if rd := reviews[i]; rd != nil && rd.Reason != "" {
+			why = "abstained: " + rd.Reason
+		}
+		absent = append(absent, Absent{Agent: p.agent, Phase: PhaseReview, Why: why})
+	}
+	return present, absent
 }
 
 func rankOf(support map[string]float64) map[string]int {

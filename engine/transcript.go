@@ -175,6 +175,8 @@ func NewEvent(k Kind) Event {
 		return &Resumed{}
 	case KindRunEnded:
 		return &RunEnded{}
+	case KindQuorumLost:
+		return &QuorumLost{}
 	}
 	return nil
 }

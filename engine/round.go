@@ -335,8 +335,10 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 	}
 	// Each proposal is prepared once, not once per reviewer who reads it.
 	shown := make(map[string]proposalView, len(props))
+	instr := make(map[string][]instruction, len(props))
 	for _, p := range props {
 		shown[p.agent] = r.red.view(p.text, s.ProposalChars)
+		instr[p.agent] = instructionsIn(p.text)
 	}
 	var jobs []job
 	for _, self := range props {
@@ -406,6 +408,9 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 			}
 			out[i] = rd
 			r.emit(rd, KindReviewDone, round, PhaseReview, j.a.ID)
+			for _, sus := range suspectInjections(rd, instr) {
+				r.emit(sus, KindInjectionSuspected, round, PhaseReview, j.a.ID)
+			}
 		}()
 	}
 	wg.Wait()

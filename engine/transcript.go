@@ -177,6 +177,8 @@ func NewEvent(k Kind) Event {
 		return &RunEnded{}
 	case KindQuorumLost:
 		return &QuorumLost{}
+	case KindInjectionSuspected:
+		return &InjectionSuspected{}
 	}
 	return nil
 }

@@ -57,8 +57,8 @@ type Model struct {
 	// suspects are the injection_suspected events by round, then by
 	// reviewer and author.
 	suspects map[int]map[[2]string]*engine.InjectionSuspected
-	row     int
-	col     int
+	row      int
+	col      int
 
 	pane.Frame // theme, size, focus and the last view drawn
 }

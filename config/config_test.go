@@ -232,3 +232,33 @@ func TestQuorumChecksTheTeam(t *testing.T) {
 		t.Fatalf("quorum 3 of 3: %v", err)
 	}
 }
+
+// examples/hostile.toml loads: two honest agents and one hostile agent
+// whose persona addresses the reviewers, a quorum the honest pair meets,
+// and a synthesiser that is not the hostile agent.
+func TestHostileExampleLoads(t *testing.T) {
+	f, err := Load(filepath.Join("..", "examples", "hostile.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Settings()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]int{}
+	for _, a := range f.AgentInfos() {
+		roles[a.Role]++
+	}
+	if roles["hostile"] != 1 || len(f.Agents) != 3 {
+		t.Fatalf("agents by role %v, want one hostile of three", roles)
+	}
+	p := s.Roles["hostile"].Persona
+	for _, trick := range []string{"ignore your rubric", "SYSTEM:", "I am the judge", "Candidate A", "verified by the moderator"} {
+		if !strings.Contains(p, trick) {
+			t.Errorf("the hostile persona lacks %q:\n%s", trick, p)
+		}
+	}
+	if s.Quorum != 2 || s.Gate.SynthesisRole == "hostile" {
+		t.Errorf("quorum %d, synthesis by %q", s.Quorum, s.Gate.SynthesisRole)
+	}
+}

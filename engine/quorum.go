@@ -46,6 +46,10 @@ type Absent struct {
 	Agent string `json:"agent"`
 	Phase Phase  `json:"phase"` // propose: no proposal; review: no valid review
 	Why   string `json:"why"`
+	// Err is the failed call's error, when a call failed (not recorded:
+	// Why says it), so a quorum lost to a dead server still reads as
+	// models.ErrUnreachable.
+	Err error `json:"-"`
 }
 
 // QuorumLost reports a round in which fewer than Quorum of the team's
@@ -63,6 +67,18 @@ type QuorumLost struct {
 type QuorumError struct {
 	Round, Quorum, Agents, Present int
 	Absent                         []Absent
+}
+
+// Unwrap gives the missing agents' call errors, so errors.Is finds, say,
+// models.ErrUnreachable behind a quorum lost to a dead server.
+func (e *QuorumError) Unwrap() []error {
+	var errs []error
+	for _, a := range e.Absent {
+		if a.Err != nil {
+			errs = append(errs, a.Err)
+		}
+	}
+	return errs
 }
 
 func (e *QuorumError) Error() string {

@@ -23,6 +23,8 @@ func roundOf(req models.Request) int {
 
 var roundLine = regexp.MustCompile(`^Round (\d+)\. Phase`)
 
+var errCrashed = errors.New("HTTP 500: the runner crashed")
+
 // failing is a scripted team in which the given models fail the given
 // phase from round from on: proposals with a server error, reviews with
 // JSON that never validates.
@@ -32,7 +34,7 @@ func failing(from int, phase Phase, models_ ...string) *models.Scripted {
 		review := len(req.Format) > 0 && strings.Contains(req.Messages[len(req.Messages)-1].Content, "Phase: REVIEW")
 		switch {
 		case bad && phase == PhasePropose && len(req.Format) == 0:
-			return "", errors.New("HTTP 500: the runner crashed")
+			return "", errCrashed
 		case bad && phase == PhaseReview && review:
 			return `{"A":{"weight":50`, nil
 		}
@@ -120,6 +122,9 @@ func TestQuorumDefaultIsAMajority(t *testing.T) {
 	rec, res, err := runScripted(t, Config{Question: "q?", Agents: agents, Settings: s, Backend: failing(1, PhasePropose, "gemma3:4b", "phi4:14b")})
 	if _, ok := errors.AsType[*QuorumError](err); !ok || res.Ended.Reason != StopQuorum || res.Ended.Winner != "" || res.Ended.Rounds != 0 {
 		t.Fatalf("err %v, ended %+v: want a quorum stop with no answer", err, res.Ended)
+	}
+	if !errors.Is(err, errCrashed) {
+		t.Errorf("the quorum error hides the calls' errors: %v", err)
 	}
 	var lost *QuorumLost
 	for _, ev := range rec.events() {

@@ -81,10 +81,11 @@ func (r *Run) runRound(ctx context.Context, rd *round) error {
 			return r.quorum(rd.n, PhasePropose, authorsOf(rd.props), rd.absent)
 		}},
 		{PhaseReview, func() (err error) {
-			if rd.reviews, err = r.review(ctx, rd.n, rd.props); err != nil {
+			var failed []error
+			if rd.reviews, failed, err = r.review(ctx, rd.n, rd.props); err != nil {
 				return err
 			}
-			present, absent := reviewed(rd.props, rd.reviews)
+			present, absent := reviewed(rd.props, rd.reviews, failed)
 			rd.absent = append(rd.absent, absent...)
 			return r.quorum(rd.n, PhaseReview, present, rd.absent)
 		}},
@@ -268,7 +269,7 @@ func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, []Absent, err
 		if errs[i] != nil {
 			why = errs[i].Error()
 		}
-		absent = append(absent, Absent{Agent: agents[i].ID, Phase: PhasePropose, Why: why})
+		absent = append(absent, Absent{Agent: agents[i].ID, Phase: PhasePropose, Why: why, Err: errs[i]})
 	}
 	return props, absent, nil
 }
@@ -282,8 +283,9 @@ func authorsOf(props []proposal) []string {
 }
 
 // reviewed splits the proposers into those whose review counts and those
-// that abstained, with the reason. reviews[i] is props[i]'s author's.
-func reviewed(props []proposal, reviews []*ReviewDone) (present []string, absent []Absent) {
+// that abstained, with the reason and the failed call's error. reviews[i]
+// and failed[i] are props[i]'s author's.
+func reviewed(props []proposal, reviews []*ReviewDone, failed []error) (present []string, absent []Absent) {
 	for i, p := range props {
 		if rd := reviews[i]; rd != nil && !rd.Abstained {
 			present = append(present, p.agent)
@@ -293,7 +295,7 @@ func reviewed(props []proposal, reviews []*ReviewDone) (present []string, absent
 		if rd := reviews[i]; rd != nil && rd.Reason != "" {
 			why = "abstained: " + rd.Reason
 		}
-		absent = append(absent, Absent{Agent: p.agent, Phase: PhaseReview, Why: why})
+		absent = append(absent, Absent{Agent: p.agent, Phase: PhaseReview, Why: why, Err: failed[i]})
 	}
 	return present, absent
 }
@@ -321,7 +323,9 @@ func rankOf(support map[string]float64) map[string]int {
 // each proposal is shown as view makes it: cleaned, de-identified, flagged,
 // its answer and solution in full and only the middle of long reasoning
 // shortened, fenced with the run's nonce.
-func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*ReviewDone, error) {
+// It also returns, per reviewer, the error of its last call if that call
+// failed (nil otherwise).
+func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*ReviewDone, []error, error) {
 	s := r.cfg.Settings
 	byID := map[string]AgentInfo{}
 	for _, a := range r.Agents() {
@@ -358,6 +362,7 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 		jobs = append(jobs, j)
 	}
 	out := make([]*ReviewDone, len(jobs))
+	failed := make([]error, len(jobs))
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Add(1)
@@ -380,6 +385,7 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 				if ctx.Err() != nil {
 					return
 				}
+				failed[i] = err
 				if err != nil { // the caller reported it
 					rd.Reason, rd.Raw = "call failed: "+err.Error(), ""
 					continue
@@ -415,9 +421,9 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, failed, nil
 }
 
 func addStats(a, b CallStats) CallStats {

@@ -23,6 +23,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/nsed/nsed"
+	"github.com/nsed/nsed/engine"
 	"github.com/nsed/nsed/models"
 )
 
@@ -178,6 +179,9 @@ func (f *File) Validate() error {
 			return f.errAt("hosts", fmt.Sprintf("[[hosts]] %d: %v", i+1, err))
 		}
 	}
+	if why := engine.QuorumProblem(f.Deliberation.Quorum, len(f.Agents)); why != "" {
+		return f.errAt("deliberation.quorum", why)
+	}
 	if err := f.Settings().Validate(); err != nil {
 		key, msg, _ := strings.Cut(err.Error(), ": ")
 		return f.errAt(tableOf(key), msg)
@@ -282,7 +286,7 @@ func agentLine(data []byte, i int, key string) int {
 // tableOf maps a Settings key to where it lives in nsed.toml.
 func tableOf(key string) string {
 	switch key {
-	case "min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "max_ctx", "call_timeout":
+	case "min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "max_ctx", "call_timeout", "quorum":
 		return "deliberation." + key
 	}
 	return key
@@ -473,7 +477,7 @@ func allowedKeys(key toml.Key) []string {
 		"":             {"ollama", "hosts", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker", "bench"},
 		"ollama":       {"hosts", "keep_alive"},
 		"agents":       {"role", "model", "host", "temperature", "seed", "top_p", "num_ctx", "num_predict", "think", "think_budget"},
-		"deliberation": {"min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "call_timeout"},
+		"deliberation": {"min_rounds", "max_rounds", "credits", "seed", "reasoning_chars", "proposal_chars", "max_ctx", "call_timeout", "quorum"},
 		"stopping":     {"effort", "p_g", "p_v", "lambda", "beta", "patience"},
 		"gate":         {"budget_tokens", "gamma", "drop_below", "summarise", "synthesis_role"},
 		"review":       {"max_claims", "claim_chars", "critique_chars", "retries"},

@@ -212,3 +212,53 @@ func TestTryConfig(t *testing.T) {
 		t.Errorf("max_rounds %d, want 2", s.MaxRounds)
 	}
 }
+
+// A quorum larger than the team is a positioned error naming the key and
+// the fix; a quorum the team can meet loads into the settings.
+func TestQuorumChecksTheTeam(t *testing.T) {
+	agents := "[[agents]]\nmodel = \"a\"\n[[agents]]\nmodel = \"b\"\n[[agents]]\nmodel = \"c\"\n"
+	_, err := Parse([]byte(agents+"\n[deliberation]\nquorum = 5\n"), "team.toml")
+	var ce *Error
+	if !errors.As(err, &ce) || ce.File != "team.toml" || ce.Line != 9 || ce.Key != "deliberation.quorum" ||
+		!strings.Contains(ce.Msg, "only 3 agents") || !strings.Contains(ce.Msg, "at most 3") {
+		t.Fatalf("err = %#v", err)
+	}
+	_, err = Parse([]byte(agents+"\n[deliberation]\nquorum = 1\n"), "team.toml")
+	if !errors.As(err, &ce) || ce.Key != "deliberation.quorum" || ce.Line != 9 {
+		t.Fatalf("quorum 1: %#v", err)
+	}
+	f, err := Parse([]byte(agents+"\n[deliberation]\nquorum = 3\n"), "team.toml")
+	if err != nil || f.Settings().Quorum != 3 {
+		t.Fatalf("quorum 3 of 3: %v", err)
+	}
+}
+
+// examples/hostile.toml loads: two honest agents and one hostile agent
+// whose persona addresses the reviewers, a quorum the honest pair meets,
+// and a synthesiser that is not the hostile agent.
+func TestHostileExampleLoads(t *testing.T) {
+	f, err := Load(filepath.Join("..", "examples", "hostile.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Settings()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]int{}
+	for _, a := range f.AgentInfos() {
+		roles[a.Role]++
+	}
+	if roles["hostile"] != 1 || len(f.Agents) != 3 {
+		t.Fatalf("agents by role %v, want one hostile of three", roles)
+	}
+	p := s.Roles["hostile"].Persona
+	for _, trick := range []string{"ignore your rubric", "SYSTEM:", "I am the judge", "Candidate A", "verified by the moderator"} {
+		if !strings.Contains(p, trick) {
+			t.Errorf("the hostile persona lacks %q:\n%s", trick, p)
+		}
+	}
+	if s.Quorum != 2 || s.Gate.SynthesisRole == "hostile" {
+		t.Errorf("quorum %d, synthesis by %q", s.Quorum, s.Gate.SynthesisRole)
+	}
+}

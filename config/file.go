@@ -112,6 +112,7 @@ type Deliberation struct {
 	ProposalChars  int      `toml:"proposal_chars"`
 	MaxCtx         int      `toml:"max_ctx"`
 	CallTimeout    Duration `toml:"call_timeout"`
+	Quorum         int      `toml:"quorum"`
 }
 
 // Stopping is [stopping]: the efficiency-fatigue stopping rule (see
@@ -204,6 +205,7 @@ func (f *File) Settings() engine.Settings {
 		ReasoningChars: f.Deliberation.ReasoningChars, ProposalChars: f.Deliberation.ProposalChars,
 		MaxCtx:      f.Deliberation.MaxCtx,
 		CallTimeout: f.Deliberation.CallTimeout.Duration,
+		Quorum:      f.Deliberation.Quorum,
 		Stop:        engine.StopSettings(f.Stopping),
 		Gate:        engine.GateSettings(f.Gate),
 		Review:      engine.ReviewSettings(f.Review),

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -204,30 +205,33 @@ func TestTiesAreDrawnNotGivenToAgentOne(t *testing.T) {
 // Defect 3: a round where every reviewer abstained has no winner, says so,
 // and the run's answer comes from no round.
 func TestAllAbstainedRoundHasNoWinner(t *testing.T) {
+	// The engine no longer reaches such a round (it lacks its quorum, see
+	// TestAllAbstainedRoundLosesItsQuorum); decide still says so for
+	// callers that vote without one.
+	o := decide([]string{"a", "b"}, map[string]string{"a": "1", "b": "2"}, map[string]string{"a": "1", "b": "2"},
+		map[string]float64{"a": 0, "b": 0}, false, func(int) int { return 0 })
+	if o.Winner != "" || o.NoWinner == "" || o.Conviction != 0 {
+		t.Errorf("decide without votes: winner %q no_winner %q conviction %v", o.Winner, o.NoWinner, o.Conviction)
+	}
+}
+
+// A round in which every reviewer abstained lacks its quorum: it is not
+// voted on, and a run with no complete round names no answer.
+func TestAllAbstainedRoundLosesItsQuorum(t *testing.T) {
 	be := panel(map[string]string{"m1": "FINAL ANSWER: 1", "m2": "FINAL ANSWER: 2", "m3": "FINAL ANSWER: 3"}, nil)
 	s := testSettings()
 	s.MinRounds, s.MaxRounds = 2, 2
 	rec, res, err := runScripted(t, Config{Question: "?", Agents: panelAgents(3), Settings: s, Backend: be, RunID: "abst"})
-	if err != nil {
-		t.Fatal(err)
+	if _, ok := errors.AsType[*QuorumError](err); !ok || res.Ended.Reason != StopQuorum {
+		t.Fatalf("err %v, ended %+v: want a quorum stop", err, res.Ended)
 	}
 	for _, e := range rec.events() {
-		switch e := e.(type) {
-		case *VotesCast:
-			if e.Winner != "" || e.NoWinner == "" || e.Conviction != 0 {
-				t.Errorf("votes_cast: winner %q no_winner %q conviction %v", e.Winner, e.NoWinner, e.Conviction)
-			}
-		case *RoundEnded:
-			if e.Winner != "" || e.NoWinner == "" {
-				t.Errorf("round_ended: winner %q no_winner %q", e.Winner, e.NoWinner)
-			}
-		case *ConsensusUpdated:
-			if e.Leader != "" {
-				t.Errorf("consensus has leader %q", e.Leader)
-			}
+		switch e.(type) {
+		case *VotesCast, *RoundEnded, *ConsensusUpdated:
+			t.Errorf("%s in a round without its quorum", e.Header().Kind)
 		}
 	}
-	if res.Ended.Winner != "" || res.Ended.Answer != "" || res.Ended.AnswerRound != 0 {
+	if res.Ended.Winner != "" || res.Ended.Answer != "" || res.Ended.AnswerRound != 0 || res.Ended.Rounds != 0 {
 		t.Errorf("run_ended names an answer no round chose: %+v", res.Ended)
 	}
 	for _, m := range res.Ended.Agents {

@@ -269,7 +269,7 @@ func TestOllamaServerDiesMidRun(t *testing.T) {
 	}
 	res, err := r.Run(context.Background())
 	if err == nil {
-		// Reviews that fail abstain; the run then fails at the next proposals.
+		// Reviews that fail abstain, and the round loses its quorum.
 		t.Fatalf("run survived a dead server: %+v", res.Ended)
 	}
 	if !errors.Is(err, models.ErrUnreachable) || res.Ended.Status != StatusFailed || res.Ended.Error == "" {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -34,6 +33,7 @@ type round struct {
 
 	// Produced, phase by phase.
 	props   []proposal
+	absent  []Absent // agents that sat out a phase so far, and why
 	reviews []*ReviewDone
 	votes   *VotesCast
 	keys    map[string]string // author -> answer key
@@ -74,8 +74,21 @@ func (r *Run) runRound(ctx context.Context, rd *round) error {
 		phase Phase
 		run   func() error
 	}{
-		{PhasePropose, func() (err error) { rd.props, err = r.propose(ctx, rd); return err }},
-		{PhaseReview, func() (err error) { rd.reviews, err = r.review(ctx, rd.n, rd.props); return err }},
+		{PhasePropose, func() (err error) {
+			if rd.props, rd.absent, err = r.propose(ctx, rd); err != nil {
+				return err
+			}
+			return r.quorum(rd.n, PhasePropose, authorsOf(rd.props), rd.absent)
+		}},
+		{PhaseReview, func() (err error) {
+			var failed []error
+			if rd.reviews, failed, err = r.review(ctx, rd.n, rd.props); err != nil {
+				return err
+			}
+			present, absent := reviewed(rd.props, rd.reviews, failed)
+			rd.absent = append(rd.absent, absent...)
+			return r.quorum(rd.n, PhaseReview, present, rd.absent)
+		}},
 		{PhaseVote, func() error { rd.votes, rd.keys = r.vote(rd.n, rd.props, rd.reviews); return nil }},
 		{PhaseConsensus, func() error { return r.consensus(ctx, rd) }},
 	}
@@ -168,8 +181,9 @@ func (r *Run) persona(role string) string {
 }
 
 // propose runs every agent's proposal in parallel. An agent whose call fails
-// sits the round out; if every agent fails the run fails.
-func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, error) {
+// sits the round out, and is returned as absent with the reason; whether
+// enough remain is the quorum's question (quorum.go).
+func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, []Absent, error) {
 	round, state, prevSupport, human := rd.n, rd.state, rd.prevSupport, rd.human
 	agents := r.Agents()
 	s := r.cfg.Settings
@@ -230,7 +244,7 @@ func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, error) {
 			if RanOut(resp) {
 				// Nothing to review: the agent sits the round out, and says why.
 				pd.NoAnswer = NoAnswerThinking
-				errs[i] = fmt.Errorf("%s (%s): %s: raise think_budget or num_predict", a.ID, a.Model, NoAnswerThinking)
+				errs[i] = fmt.Errorf("%s: raise think_budget or num_predict", NoAnswerThinking)
 				p = nil
 			}
 			out[i] = p
@@ -242,18 +256,48 @@ func (r *Run) propose(ctx context.Context, rd *round) ([]proposal, error) {
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var props []proposal
-	for _, p := range out {
+	var absent []Absent
+	for i, p := range out {
 		if p != nil {
 			props = append(props, *p)
+			continue
 		}
+		why := "no proposal"
+		if errs[i] != nil {
+			why = errs[i].Error()
+		}
+		absent = append(absent, Absent{Agent: agents[i].ID, Phase: PhasePropose, Why: why, Err: errs[i]})
 	}
-	if len(props) < 2 {
-		return props, fmt.Errorf("round %d: only %d of %d agents produced a proposal, peer review needs 2: %w", round, len(props), len(agents), errors.Join(errs...))
+	return props, absent, nil
+}
+
+func authorsOf(props []proposal) []string {
+	ids := make([]string, len(props))
+	for i, p := range props {
+		ids[i] = p.agent
 	}
-	return props, nil
+	return ids
+}
+
+// reviewed splits the proposers into those whose review counts and those
+// that abstained, with the reason and the failed call's error. reviews[i]
+// and failed[i] are props[i]'s author's.
+func reviewed(props []proposal, reviews []*ReviewDone, failed []error) (present []string, absent []Absent) {
+	for i, p := range props {
+		if rd := reviews[i]; rd != nil && !rd.Abstained {
+			present = append(present, p.agent)
+			continue
+		}
+		why := "no review"
+		if rd := reviews[i]; rd != nil && rd.Reason != "" {
+			why = "abstained: " + rd.Reason
+		}
+		absent = append(absent, Absent{Agent: p.agent, Phase: PhaseReview, Why: why, Err: failed[i]})
+	}
+	return present, absent
 }
 
 func rankOf(support map[string]float64) map[string]int {
@@ -279,7 +323,9 @@ func rankOf(support map[string]float64) map[string]int {
 // each proposal is shown as view makes it: cleaned, de-identified, flagged,
 // its answer and solution in full and only the middle of long reasoning
 // shortened, fenced with the run's nonce.
-func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*ReviewDone, error) {
+// It also returns, per reviewer, the error of its last call if that call
+// failed (nil otherwise).
+func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*ReviewDone, []error, error) {
 	s := r.cfg.Settings
 	byID := map[string]AgentInfo{}
 	for _, a := range r.Agents() {
@@ -293,8 +339,10 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 	}
 	// Each proposal is prepared once, not once per reviewer who reads it.
 	shown := make(map[string]proposalView, len(props))
+	instr := make(map[string][]instruction, len(props))
 	for _, p := range props {
 		shown[p.agent] = r.red.view(p.text, s.ProposalChars)
+		instr[p.agent] = instructionsIn(p.text)
 	}
 	var jobs []job
 	for _, self := range props {
@@ -314,6 +362,7 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 		jobs = append(jobs, j)
 	}
 	out := make([]*ReviewDone, len(jobs))
+	failed := make([]error, len(jobs))
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Add(1)
@@ -336,6 +385,7 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 				if ctx.Err() != nil {
 					return
 				}
+				failed[i] = err
 				if err != nil { // the caller reported it
 					rd.Reason, rd.Raw = "call failed: "+err.Error(), ""
 					continue
@@ -364,13 +414,16 @@ func (r *Run) review(ctx context.Context, round int, props []proposal) ([]*Revie
 			}
 			out[i] = rd
 			r.emit(rd, KindReviewDone, round, PhaseReview, j.a.ID)
+			for _, sus := range suspectInjections(rd, instr) {
+				r.emit(sus, KindInjectionSuspected, round, PhaseReview, j.a.ID)
+			}
 		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, failed, nil
 }
 
 func addStats(a, b CallStats) CallStats {

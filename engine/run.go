@@ -114,6 +114,9 @@ func New(cfg Config) (*Run, error) {
 	if cfg.Backend == nil {
 		return nil, errors.New("engine: no model backend")
 	}
+	if why := QuorumProblem(cfg.Settings.Quorum, len(cfg.Agents)); why != "" {
+		return nil, fmt.Errorf("engine: settings: quorum: %s", why)
+	}
 	if err := cfg.Settings.Validate(); err != nil {
 		return nil, fmt.Errorf("engine: settings: %w", err)
 	}
@@ -492,7 +495,11 @@ func (r *Run) fail(ctx context.Context, rd *round, err error) (Result, error) {
 	if ctx.Err() != nil {
 		return r.end(rd.n-1, rd.won, StatusCancelled, StopCancelled, ctx.Err()), ctx.Err()
 	}
-	return r.end(rd.n-1, rd.won, StatusFailed, StopFailed, err), err
+	reason := StopFailed
+	if _, ok := errors.AsType[*QuorumError](err); ok {
+		reason = StopQuorum
+	}
+	return r.end(rd.n-1, rd.won, StatusFailed, reason, err), err
 }
 
 // end emits run_ended. Its answer is the winner of the last round that had

@@ -32,6 +32,10 @@ type Settings struct {
 	// CallTimeout is each model call's deadline (0: none). A proposer that
 	// misses it sits the round out; a reviewer abstains.
 	CallTimeout time.Duration `json:"call_timeout_ns,omitempty"`
+	// Quorum is how many agents must propose and review for a round to
+	// count (0: a majority of the team, QuorumSize); a round without it
+	// ends the run with reason "quorum".
+	Quorum int `json:"quorum,omitempty"`
 
 	Stop     StopSettings     `json:"stopping"`
 	Gate     GateSettings     `json:"gate"`
@@ -145,6 +149,8 @@ func (s Settings) Validate() error {
 		return bad("call_timeout", "must be zero (none) or positive")
 	case s.Review.Retries < 0:
 		return bad("review.retries", "must be zero or positive")
+	case s.Quorum < 0 || s.Quorum == 1:
+		return bad("quorum", QuorumProblem(s.Quorum, s.Quorum))
 	case s.MaxCtx < 0:
 		return bad("max_ctx", "must be zero (contexts stay at num_ctx) or positive")
 	}

@@ -177,6 +177,10 @@ func NewEvent(k Kind) Event {
 		return &RunEnded{}
 	case KindRunResumed:
 		return &RunResumed{}
+	case KindQuorumLost:
+		return &QuorumLost{}
+	case KindInjectionSuspected:
+		return &InjectionSuspected{}
 	}
 	return nil
 }

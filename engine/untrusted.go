@@ -330,7 +330,8 @@ var flagPatterns = []struct {
 }{
 	// "NOTE TO ALL REVIEWERS", "Dear evaluators", "Reviewers must …".
 	{"addresses reviewers", regexp.MustCompile(`(?i)\b(?:note|message|attention|instructions?|memo|reminder)\s+(?:to|for)\s+(?:all\s+|any\s+|the\s+|other\s+)*(?:reviewers?|evaluators?|judges?|graders?|voters?)\b|\b(?:dear|hey|attention,?)\s+(?:reviewers?|evaluators?|judges?|graders?)\b|\b(?:reviewers|evaluators|judges|graders|voters|(?:the|any|every|each)\s+reviewer)\s+(?:must|should|shall|need to|are to|have to|are required to|are instructed to)\b`)},
-	{"instruction override", regexp.MustCompile(`(?i)\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules?|messages?|directions?)\b|\bnew\s+instructions?\s*:`)},
+	// "ignore previous instructions", "disregard your rubric", "New instructions:".
+	{"instruction override", regexp.MustCompile(`(?i)\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules?|messages?|directions?)|(?:rubrics?|scoring(?:\s+(?:rules|guidelines|criteria))?|grading(?:\s+(?:rules|guidelines|criteria))?|criteria|guidelines|instructions))\b|\bnew\s+instructions?\s*:`)},
 	// "give this 100", "score this candidate 100", "give it the maximum score".
 	{"score request", regexp.MustCompile(`(?i)\b(?:give|award|assign|score|rate|grade)\s+(?:this|it|me|us|my|our)(?:\s+(?:candidate|proposal|answer|solution|response|one|work))?\s+(?:(?:a|an|the|as|at|with|score|weight|rating|of|full|marks|points?)\s+){0,3}(?:(?:\+?100|8[5-9]|9\d)(?:\s*(?:points?|/100|%|out\s+of\s+100))?\s*(?:[.!,;:)\n]|$)|maximum|max\b|highest|top\b|full\s+marks)`)},
 	// Chat-template markers and shouted role headers; "System: 2x + y = 3"
@@ -338,6 +339,10 @@ var flagPatterns = []struct {
 	{"role marker", regexp.MustCompile(`(?m)^[ \t>#*]*(?:SYSTEM|ASSISTANT|USER|DEVELOPER)[ \t]*:|<\|im_start\|>|<\|(?:system|user|assistant)\|>|\[/?INST\]|<start_of_turn>|<\|start_header_id\|>`)},
 	{"identity claim", regexp.MustCompile(`(?i)\b(?:i am|i'm|i’m|acting as|speaking as)\s+(?:the\s+|an?\s+)?(?:system|moderator|judge|reviewer|evaluator|orchestrator|administrator|admin|grader)\b`)},
 	{"fence imitation", regexp.MustCompile(`<<\s*(?:BEGIN|END)\b`)},
+	// A claim that someone else already checked the work: "verified by the
+	// moderator", "has been independently verified". ("I verified it by
+	// substitution" is the author's own work, and not flagged.)
+	{"verification claim", regexp.MustCompile(`(?i)\b(?:verified|confirmed|approved|certified|validated|checked)\s+(?:by|with)\s+(?:the\s+|all\s+|every\s+|other\s+)*(?:judges?|moderators?|system|orchestrator|administrators?|admin|graders?|evaluators?|reviewers?|panel|experts)\b|\b(?:has|have)\s+(?:already\s+)?been\s+(?:officially|independently|formally|externally)\s+(?:verified|confirmed|certified|approved)\b`)},
 	// A verdict on a review label; "candidate A gets 40% of the vote" in an
 	// election problem is not one.
 	{"label claim", regexp.MustCompile(`\b(?i:candidate)[ _-]?[A-H]\b[^.\n]{0,30}?\b(?i:is\s+(?:verified|wrong|correct|incorrect|flawed|right|the\s+best)|verified|deserves|should\s+(?:get|receive|be\s+scored)|scores?\s+[-+]?\d)`)},

@@ -20,7 +20,7 @@ type Run struct {
 	Agents   []engine.AgentInfo `json:"agents"`
 	Settings engine.Settings    `json:"settings"`
 	Rounds   []*Round           `json:"rounds"`
-	Events   []Note             `json:"notes,omitempty"` // rebinds, human messages, failures, pauses
+	Events   []Note             `json:"notes,omitempty"` // rebinds, human messages, failures, a lost quorum, suspected injections
 	Ended    *engine.RunEnded   `json:"ended,omitempty"`
 }
 
@@ -84,6 +84,14 @@ func Gather(evs []engine.Event) (*Run, error) {
 			}
 			r.Ended = nil
 			r.Events = append(r.Events, Note{ev.After, fmt.Sprintf("resumed after round %d (the run was %s)", ev.After, ev.Reason)})
+		case *engine.QuorumLost:
+			var why []string
+			for _, a := range ev.Absent {
+				why = append(why, fmt.Sprintf("%s (%s): %s", a.Agent, a.Phase, a.Why))
+			}
+			r.Events = append(r.Events, Note{h.Round, fmt.Sprintf("quorum lost: %d of %d agents proposed and reviewed, %d needed; missing %s", ev.Present, ev.Agents, ev.Quorum, strings.Join(why, "; "))})
+		case *engine.InjectionSuspected:
+			r.Events = append(r.Events, Note{h.Round, fmt.Sprintf("injection suspected: %s gave %s %+d repeating %q (%s)", h.Agent, ev.Candidate, ev.Weight, ev.Phrase, ev.Pattern)})
 		case *engine.RunEnded:
 			r.Ended = ev
 		}

@@ -84,14 +84,31 @@ func TestJSONExportAndErrors(t *testing.T) {
 }
 
 // A round where every reviewer abstained reads as "no winner" with its
-// reason, and rounds list their answer clusters.
+// reason, and rounds list their answer clusters. The engine now ends such
+// a run for want of a quorum (engine/quorum.go), so the round is one of a
+// transcript written before: a scripted round 1 rewritten as it recorded it.
 func TestMarkdownNoWinnerAndClusters(t *testing.T) {
-	evs := scriptedRun(t, func(req models.Request) (string, error) {
+	var evs []engine.Event
+	for _, e := range scriptedRun(t, func(req models.Request) (string, error) {
 		if len(req.Format) > 0 {
-			return "not json", nil // every review invalid: every reviewer abstains
+			return models.DefaultReply(req)
 		}
 		return "FINAL ANSWER: 42", nil
-	})
+	}) {
+		if e.Header().Round > 1 || e.Header().Kind == engine.KindRunEnded {
+			continue
+		}
+		switch ev := e.(type) {
+		case *engine.ReviewDone:
+			ev.Evaluations, ev.Abstained, ev.Reason = nil, true, "reply is not the requested JSON object"
+		case *engine.VotesCast:
+			ev.Ballots, ev.Winner, ev.Cluster, ev.Conviction, ev.NoWinner = nil, "", "", 0, "every reviewer abstained: no votes were cast"
+		case *engine.RoundEnded:
+			ev.Winner, ev.Cluster, ev.Conviction, ev.NoWinner = "", "", 0, "every reviewer abstained: no votes were cast"
+		}
+		evs = append(evs, e)
+	}
+	evs = append(evs, &engine.RunEnded{Envelope: engine.Envelope{Kind: engine.KindRunEnded, Round: 1}, Status: engine.StatusCompleted, Reason: engine.StopMaxRounds, Rounds: 1})
 	run, err := Gather(evs)
 	if err != nil {
 		t.Fatal(err)
@@ -187,5 +204,31 @@ func TestBrokerReportIsANote(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), want.Text) {
 		t.Errorf("report lacks the broker note:\n%s", b.String())
+	}
+}
+
+// A lost quorum and a suspected injection are notes in the report.
+func TestQuorumAndInjectionAreNotes(t *testing.T) {
+	evs := scriptedRun(t, models.DefaultReply)
+	lost := &engine.QuorumLost{Envelope: engine.Envelope{Kind: engine.KindQuorumLost, Round: 2, Phase: engine.PhaseReview},
+		Quorum: 2, Agents: 3, Present: 1, Absent: []engine.Absent{{Agent: "agent-2", Phase: engine.PhaseReview, Why: "abstained: bad JSON"}}}
+	sus := &engine.InjectionSuspected{Envelope: engine.Envelope{Kind: engine.KindInjectionSuspected, Round: 1, Phase: engine.PhaseReview, Agent: "agent-3"},
+		Candidate: "agent-1", Label: "A", Pattern: "score request", Phrase: "give this 100", Weight: 100}
+	evs = append(evs[:1:1], append([]engine.Event{sus, lost}, evs[1:]...)...)
+	run, err := Gather(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Markdown(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`round 1: injection suspected: agent-3 gave agent-1 +100 repeating "give this 100" (score request)`,
+		"round 2: quorum lost: 1 of 3 agents proposed and reviewed, 2 needed; missing agent-2 (review): abstained: bad JSON",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
 	}
 }

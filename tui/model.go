@@ -382,6 +382,12 @@ func (m *Model) applyOne(e engine.Event) {
 		if ev.Fatal {
 			m.setFlash(fmt.Sprintf("%s failed: %s", safe.Line(h.Agent), safe.Line(ev.Error)), true)
 		}
+	case *engine.QuorumLost:
+		m.timeline.QuorumLost(ev)
+		m.setFlash(fmt.Sprintf("round %d lost its quorum: %d of %d agents took part, %d needed", ev.Round, ev.Present, ev.Agents, ev.Quorum), true)
+	case *engine.InjectionSuspected:
+		m.matrix.Suspect(ev)
+		m.setFlash(fmt.Sprintf("%s's review repeats %s's instruction %q", safe.Line(h.Agent), safe.Line(ev.Candidate), safe.Line(ev.Phrase)), true)
 	case *engine.BrokerReport:
 		m.setFlash(fmt.Sprintf("broker %s: %s", safe.Line(ev.What), safe.Line(ev.Message)), true)
 	case *engine.Rebound:

@@ -134,6 +134,16 @@ func (p *printer) Emit(e engine.Event) {
 		}
 		fmt.Fprintf(p.w, "[r%d end] evidence %.3f of %.3f · U=%.3f · %d prompt + %d output tokens → %s\n",
 			h.Round, ev.Evidence, ev.Target, ev.Utility, ev.PromptTokens, ev.OutputTokens, verdict)
+	case *engine.QuorumLost:
+		var why []string
+		for _, a := range ev.Absent {
+			why = append(why, fmt.Sprintf("%s (%s): %s", a.Agent, a.Phase, oneLine(a.Why, 120)))
+		}
+		fmt.Fprintf(p.w, "%s quorum lost: %d of %d agents proposed and reviewed, quorum %d; missing %s\n",
+			tag, ev.Present, ev.Agents, ev.Quorum, strings.Join(why, "; "))
+	case *engine.InjectionSuspected:
+		fmt.Fprintf(p.w, "%s %s injection suspected: gave %s (its %s) %+d repeating %q (%s)\n",
+			tag, h.Agent, ev.Candidate, oneLine(ev.Label, 4), ev.Weight, oneLine(ev.Phrase, 100), ev.Pattern)
 	case *engine.AgentFailed:
 		fmt.Fprintf(p.w, "%s %s failed (%s): %s\n", tag, h.Agent, ev.Model, oneLine(ev.Error, 200))
 	case *engine.BrokerReport:

@@ -57,7 +57,7 @@ func runLiveTUI(ctx context.Context, io stdio, s liveSetup) error {
 		return err
 	}
 	err = tui.Live(ctx, run, b, tui.Options{Theme: th, Control: r, Models: s.Models}, tuiIO(io))
-	if e := res.Ended; e != nil && e.Status == engine.StatusCompleted && e.Winner != "" {
+	if e := res.Ended; e != nil && (e.Status == engine.StatusCompleted || e.Reason == engine.StopQuorum) && e.Winner != "" {
 		// The alternate screen is gone: leave the answer where it can be read.
 		fmt.Fprintf(io.out, "%s (after %d rounds, %s): %s\n", e.Winner, e.Rounds, e.Reason, engine.CleanText(e.Answer))
 	}

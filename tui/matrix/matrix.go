@@ -1,6 +1,8 @@
 // Package matrix is the peer-review heat map: reviewer × author scores of
 // the latest round, the diagonal marked as not allowed (no one scores
-// itself), and the critique behind any cell.
+// itself), the critique behind any cell, and a "!" on a score whose review
+// repeated an instruction the author addressed to its reviewers
+// (injection_suspected).
 package matrix
 
 import (
@@ -52,15 +54,19 @@ type Model struct {
 	history map[int]map[string]*engine.ReviewDone
 	latest  int
 	pinned  bool
-	row     int
-	col     int
+	// suspects are the injection_suspected events by round, then by
+	// reviewer and author.
+	suspects map[int]map[[2]string]*engine.InjectionSuspected
+	row      int
+	col      int
 
 	pane.Frame // theme, size, focus and the last view drawn
 }
 
 // New returns an empty matrix.
 func New(th themes.Theme) *Model {
-	return &Model{Frame: pane.NewFrame(th), reviews: map[string]*engine.ReviewDone{}, history: map[int]map[string]*engine.ReviewDone{}, col: 1}
+	return &Model{Frame: pane.NewFrame(th), reviews: map[string]*engine.ReviewDone{}, history: map[int]map[string]*engine.ReviewDone{},
+		suspects: map[int]map[[2]string]*engine.InjectionSuspected{}, col: 1}
 }
 
 // SetAgents sets the rows and columns.
@@ -95,6 +101,22 @@ func (m *Model) Add(ev *engine.ReviewDone) {
 		m.show(m.latest)
 	}
 	m.Changed()
+}
+
+// Suspect marks a reviewer's score of an author whose instruction its
+// review repeated.
+func (m *Model) Suspect(ev *engine.InjectionSuspected) {
+	s := m.suspects[ev.Round]
+	if s == nil {
+		s = map[[2]string]*engine.InjectionSuspected{}
+		m.suspects[ev.Round] = s
+	}
+	s[[2]string{safe.Line(ev.Agent), safe.Line(ev.Candidate)}] = ev
+	m.Changed()
+}
+
+func (m *Model) suspect(reviewer, author string) *engine.InjectionSuspected {
+	return m.suspects[m.round][[2]string{reviewer, author}]
 }
 
 // show switches the matrix to round r.
@@ -241,6 +263,11 @@ func (m *Model) Detail(width int) []string {
 	b := themes.BandOf(ev.Weight)
 	out = append(out, th.Swatch(th.Heat[b]).Render(fmt.Sprintf(" %+d ", ev.Weight))+" "+
 		th.Style(th.Text).Render(text.Truncate(fmt.Sprintf("%s → %s · %s · stance %s · saw it as %q", rev, auth, b, safe.Line(ev.Stance), safe.Line(ev.Label)), width-7, "…")))
+	if sus := m.suspect(rev, auth); sus != nil {
+		for _, l := range text.Wrap(fmt.Sprintf("! injection suspected: the review repeats %q (%s) from this candidate", safe.Line(sus.Phrase), safe.Line(sus.Pattern)), width) {
+			out = append(out, th.Style(th.Bad).Render(l))
+		}
+	}
 	for _, c := range ev.Claims {
 		col := th.Muted
 		switch c.Verdict {
@@ -379,6 +406,9 @@ func (m *Model) gridRow(i, cw int) string {
 				break
 			}
 			cell = text.PadLeft(fmt.Sprintf("%+d", ev.Weight), cw-1)
+			if m.suspect(rev, auth) != nil {
+				cell = suspectCell(ev.Weight, cw-1)
+			}
 			st = th.Swatch(th.Heat[themes.BandOf(ev.Weight)])
 		}
 		if sel {
@@ -392,6 +422,16 @@ func (m *Model) gridRow(i, cw int) string {
 		b.WriteString(st.Render(cell) + " ")
 	}
 	return b.String()
+}
+
+// suspectCell is a score marked "!" in w cells: "+100!" where it fits,
+// else the sign gives way ("100!"), so the mark never depends on colour.
+func suspectCell(weight, w int) string {
+	s := fmt.Sprintf("%+d!", weight)
+	if text.Width(s) > w {
+		s = fmt.Sprintf("%d!", max(weight, -weight))
+	}
+	return text.PadLeft(text.Truncate(s, w, ""), w)
 }
 
 // legend shows the colour scale with the documented band names, so colour
@@ -414,6 +454,10 @@ func (m *Model) legend(width int) string {
 	}
 	if w+6 <= width {
 		b.WriteString(th.Style(th.Faint).Render(" ░self"))
+		w += 6
+	}
+	if len(m.suspects[m.round]) > 0 && w+13 <= width {
+		b.WriteString(th.Style(th.Bad).Render(" !injection?"))
 	}
 	return b.String()
 }

@@ -192,3 +192,34 @@ func TestNarrowStatusStaysWhole(t *testing.T) {
 		}
 	}
 }
+
+// A score whose review repeated the author's injected instruction carries
+// a "!" in its cell (colour is not the only cue), the legend explains it,
+// and the cell's detail names the words repeated.
+func TestInjectionSuspectedIsMarked(t *testing.T) {
+	m := sample()
+	m.SetSize(70, 10)
+	sus := &engine.InjectionSuspected{Candidate: "a3", Label: "B", Pattern: "score request", Phrase: "give this \x1b[31m100", Weight: 88}
+	sus.Round, sus.Agent = 1, "a1"
+	m.Suspect(sus)
+	v := ansi.Strip(m.View())
+	if !strings.Contains(v, "+88!") || strings.Contains(v, "-67!") || !strings.Contains(v, "!injection?") {
+		t.Errorf("suspected cell not marked:\n%s", v)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRight}) // a1 → a3
+	_, auth, _ := m.Selected()
+	d := strings.Join(m.Detail(200), "\n")
+	if auth != "a3" || !strings.Contains(d, `! injection suspected: the review repeats "give this 100" (score request)`) || strings.Contains(d, "\x1b[31m") {
+		t.Errorf("detail of %s:\n%s", auth, d)
+	}
+	if !strings.Contains(strings.Split(d, "\n")[1], "injection suspected") {
+		t.Errorf("the mark should follow the score line:\n%s", d)
+	}
+	// Narrow cells keep the mark.
+	if got := suspectCell(100, 4); got != "100!" {
+		t.Errorf("suspectCell(100, 4) = %q", got)
+	}
+	if got := suspectCell(88, 5); got != " +88!" {
+		t.Errorf("suspectCell(88, 5) = %q", got)
+	}
+}

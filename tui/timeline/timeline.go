@@ -24,6 +24,7 @@ const MinWidth = 28
 type Model struct {
 	set    engine.Settings
 	rounds []*engine.RoundEnded
+	lost   *engine.QuorumLost // the round that lost its quorum, if one did
 
 	pane.Pane // frame, scrolling, keys and the view: the base every pane shares
 }
@@ -41,6 +42,12 @@ func (m *Model) SetSettings(s engine.Settings) { m.set = s; m.Pane.Invalidate() 
 // Add records a finished round.
 func (m *Model) Add(ev *engine.RoundEnded) {
 	m.rounds = append(m.rounds, ev)
+	m.Pane.Invalidate()
+}
+
+// QuorumLost records the round that ended the run for want of a quorum.
+func (m *Model) QuorumLost(ev *engine.QuorumLost) {
+	m.lost = ev
 	m.Pane.Invalidate()
 }
 
@@ -151,6 +158,11 @@ func (m *Model) render(w int) []string {
 			}
 		}
 	}
+	if l := m.lost; l != nil {
+		for _, line := range text.Wrap(quorumLine(l), w) {
+			out = append(out, th.Style(th.Bad).Render(line))
+		}
+	}
 	// Per-round detail, for when the pane is tall or zoomed.
 	for _, r := range m.rounds {
 		s := fmt.Sprintf("r%d agree %.2f · U %.2f · U′ %+.3f · evidence %.2f · %d tok in / %d out",
@@ -158,4 +170,15 @@ func (m *Model) render(w int) []string {
 		out = append(out, muted.Render(text.Truncate(s, w, "…")))
 	}
 	return out
+}
+
+// quorumLine says which round lost its quorum, by how much, and who was
+// missing and why.
+func quorumLine(l *engine.QuorumLost) string {
+	var why []string
+	for _, a := range l.Absent {
+		why = append(why, fmt.Sprintf("%s (%s) %s", safe.Line(a.Agent), safe.Line(string(a.Phase)), safe.Line(a.Why)))
+	}
+	return fmt.Sprintf("round %d lost its quorum: %d of %d agents proposed and reviewed, %d needed; missing %s",
+		l.Round, l.Present, l.Agents, l.Quorum, strings.Join(why, "; "))
 }

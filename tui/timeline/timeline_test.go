@@ -79,3 +79,25 @@ func TestNoWinnerSaysWhy(t *testing.T) {
 		t.Errorf("no-winner round:\n%s", v)
 	}
 }
+
+func TestQuorumLostSaysWhoAndWhy(t *testing.T) {
+	m := New(themes.Dark())
+	m.SetSettings(engine.DefaultSettings())
+	m.SetSize(80, 14)
+	ev := &engine.QuorumLost{Quorum: 2, Agents: 3, Present: 1, Absent: []engine.Absent{
+		{Agent: "agent-2", Phase: engine.PhaseReview, Why: "abstained: \x1b[31minvalid JSON"},
+		{Agent: "agent-3", Phase: engine.PhasePropose, Why: "HTTP 500"}}}
+	ev.Round = 2
+	m.QuorumLost(ev)
+	raw := m.View()
+	v := strings.Join(strings.Fields(ansi.Strip(raw)), " ")
+	for _, want := range []string{"round 2 lost its quorum: 1 of 3 agents proposed and reviewed, 2 needed",
+		"agent-2 (review) abstained: invalid JSON", "agent-3 (propose) HTTP 500"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("missing %q:\n%s", want, ansi.Strip(raw))
+		}
+	}
+	if strings.Contains(raw, "\x1b[31m") {
+		t.Error("model text drawn raw")
+	}
+}

@@ -445,6 +445,9 @@ func (r *Run) preflight(ctx context.Context) error {
 				err = errors.New(why)
 			}
 		}
+		if cause := stoppedBy(ctx); cause != nil {
+			return cause // the check was cut short: not the model's fault
+		}
 		if err != nil {
 			r.emit(&AgentFailed{Model: a.Model, Host: a.Host, Error: err.Error(), Fatal: true}, KindAgentFailed, 0, "", a.ID)
 			return err
@@ -456,10 +459,24 @@ func (r *Run) preflight(ctx context.Context) error {
 // fail ends a run interrupted by cancellation or a fatal error in round
 // rd, reporting the last round with a winner as its answer.
 func (r *Run) fail(ctx context.Context, rd *round, err error) (Result, error) {
+	if cause := stoppedBy(ctx); cause != nil {
+		return r.end(rd.n-1, rd.won, StatusFailed, StopFailed, cause), cause
+	}
 	if ctx.Err() != nil {
 		return r.end(rd.n-1, rd.won, StatusCancelled, StopCancelled, ctx.Err()), ctx.Err()
 	}
 	return r.end(rd.n-1, rd.won, StatusFailed, StopFailed, err), err
+}
+
+// stoppedBy is why ctx was cancelled when nsed, not the user, stopped the
+// run (context.Cause: the transcript could not be written), else nil: such
+// a run failed, and its run_ended says why rather than "cancelled".
+func stoppedBy(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	if cause == nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+		return nil
+	}
+	return cause
 }
 
 // end emits run_ended. Its answer is the winner of the last round that had

@@ -505,3 +505,36 @@ func TestLegacyBrokerFailureReadsAsBrokerEvent(t *testing.T) {
 		t.Errorf("agent failure decoded as %T %+v", ev, ev)
 	}
 }
+
+// Stopped by nsed rather than the user (the context cancelled with a
+// cause: its transcript could not be written), a run fails and says why;
+// it is not "cancelled", which reads as the user's Ctrl-C.
+func TestRunStoppedWithCauseSaysWhy(t *testing.T) {
+	why := errors.New("transcript write failed: /runs/r.jsonl: no space left on device")
+	be := &models.Scripted{}
+	rec := &recorder{}
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	sink := SinkFunc(func(e Event) {
+		rec.Emit(e)
+		if e.Header().Kind == KindProposalDone {
+			stop(why)
+		}
+	})
+	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: be, Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(ctx)
+	if !errors.Is(err, why) {
+		t.Fatalf("err = %v, want the cause", err)
+	}
+	if res.Ended.Status != StatusFailed || res.Ended.Reason != StopFailed || res.Ended.Error != why.Error() {
+		t.Errorf("run_ended %s (%s): %q; want failed, saying why", res.Ended.Status, res.Ended.Reason, res.Ended.Error)
+	}
+	for _, e := range rec.events() {
+		if f, ok := e.(*AgentFailed); ok && f.Fatal {
+			t.Errorf("an agent was blamed for the stop: %+v", f)
+		}
+	}
+}

@@ -119,7 +119,7 @@ func (m *Model) End(ev *engine.RunEnded) {
 		m.total = ev.OutputTokens
 	}
 	m.reason = safe.Line(ev.Reason)
-	if ev.Error != "" && m.reason == "" {
+	if ev.Error != "" { // a failed run: what failed says more than "failed"
 		m.reason = safe.Line(ev.Error)
 	}
 }

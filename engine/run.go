@@ -392,7 +392,7 @@ func (r *Run) boundary(ctx context.Context, round int, phase Phase) ([]string, e
 func (r *Run) Run(ctx context.Context) (Result, error) {
 	r.start = r.now()
 	s := r.cfg.Settings
-	r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s}, KindRunStarted, 0, "", "")
+	r.emit(&RunStarted{Protocol: ProtocolNSED, Question: r.cfg.Question, Agents: r.Agents(), Settings: s}, KindRunStarted, 0, "", "")
 
 	if err := r.preflight(ctx); err != nil {
 		return r.end(0, nil, StatusFailed, StopFailed, err), err

@@ -538,3 +538,19 @@ func TestRunStoppedWithCauseSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// An NSED run names its protocol in run_started, as every baseline does,
+// so a reader of a transcript need not infer it from an empty field.
+func TestRunStartedNamesNSED(t *testing.T) {
+	rec := &recorder{}
+	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: &models.Scripted{}, Sink: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := rec.events()[0].(*RunStarted); !ok || s.Protocol != ProtocolNSED {
+		t.Errorf("first event %+v, want run_started with protocol %q", rec.events()[0], ProtocolNSED)
+	}
+}

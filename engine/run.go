@@ -78,7 +78,10 @@ type Run struct {
 	wake     chan struct{}
 
 	// per-run accumulators, touched only by the Run goroutine or under
-	// metricsMu from phase goroutines.
+	// metricsMu from phase goroutines. metrics holds what the run itself
+	// counts of each agent (Wins, MeanSupport, Abstentions); its calls,
+	// tokens and speed are the caller's (Caller.Metrics), merged by
+	// agentMetrics.
 	metricsMu sync.Mutex
 	metrics   map[string]*AgentMetrics
 	roundIn   int
@@ -373,9 +376,6 @@ func (r *Run) boundary(ctx context.Context, round int, phase Phase) ([]string, e
 	for _, ev := range rebound {
 		r.identities = append(r.identities, ev.To)
 		r.red = newRedactor(r.identities, r.cfg.Settings.Roles)
-		r.metricsMu.Lock()
-		r.metrics[ev.To.ID].Model = ev.To.Model
-		r.metricsMu.Unlock()
 		r.emit(ev, KindRebound, round, phase, ev.To.ID)
 	}
 	for _, text := range inbox {
@@ -491,21 +491,36 @@ func (r *Run) end(rounds int, won *roundWin, status, reason string, err error) R
 	}
 	r.metricsMu.Lock()
 	ev.PromptTokens, ev.OutputTokens = r.totalIn, r.totalOut
-	for _, a := range r.Agents() {
-		m := *r.metrics[a.ID]
-		if rounds > 0 {
-			m.MeanSupport = round2(m.MeanSupport / float64(rounds))
-		}
-		ev.Agents = append(ev.Agents, m)
-	}
 	r.metricsMu.Unlock()
+	ev.Agents = r.agentMetrics(rounds)
 	r.emit(ev, KindRunEnded, rounds, "", "")
 	return Result{Ended: ev}
 }
 
+// agentMetrics are run_ended's per-agent metrics: each current agent's
+// calls, tokens and speed as the caller counted them, with the votes it
+// won, its mean support over rounds and its abstentions, which the run
+// counts.
+func (r *Run) agentMetrics(rounds int) []AgentMetrics {
+	agents := r.Agents()
+	out := r.caller.Metrics(agents)
+	r.metricsMu.Lock()
+	defer r.metricsMu.Unlock()
+	for i, a := range agents {
+		own := r.metrics[a.ID]
+		out[i].Model = a.Model // the binding now: a rebind changes it
+		out[i].Wins, out[i].Abstentions, out[i].MeanSupport = own.Wins, own.Abstentions, own.MeanSupport
+		if rounds > 0 {
+			out[i].MeanSupport = round2(own.MeanSupport / float64(rounds))
+		}
+	}
+	return out
+}
+
 // call runs one model call for an agent through the run's Caller (deadline,
-// metering, token and failure events), then counts it in the run's
-// metrics and marks a failed agent for the broker. opts are the phase's.
+// metering, token and failure events, per-agent metrics), then adds it to
+// the round's and run's token totals and marks a failed agent for the
+// broker. opts are the phase's.
 func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msgs []models.Message, format []byte, opts models.Options) (models.Response, Asked, error) {
 	resp, asked, err := r.caller.Call(ctx, Call{Agent: a, Round: round, Phase: phase, Messages: msgs, Format: format, Options: opts})
 	if err != nil && ctx.Err() == nil {
@@ -514,9 +529,6 @@ func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msg
 		r.ctl.Unlock()
 	}
 	r.metricsMu.Lock()
-	if m := r.metrics[a.ID]; m != nil {
-		m.count(resp, err)
-	}
 	r.roundIn += resp.PromptTokens
 	r.roundOut += resp.OutputTokens
 	r.totalIn += resp.PromptTokens

@@ -13,8 +13,9 @@ import (
 	"github.com/nsed/nsed/models"
 )
 
-// budget is the broker's memory budget per host: --vram-budget, else
-// [broker] vram_budget; none means unlimited.
+// budget is the broker's memory budget per host: a [[hosts]] table's own
+// vram_budget, else --vram-budget, else [broker] vram_budget; none means
+// unlimited.
 func (s *Session) budget() (broker.Budget, error) {
 	v := s.Config.Broker.VRAMBudget
 	if s.flags.given("vram-budget") {
@@ -28,7 +29,26 @@ func (s *Session) budget() (broker.Budget, error) {
 		}
 		b.DefaultMemory = n
 	}
+	for host, c := range s.Config.Capacities() {
+		if c.VRAMBudget > 0 {
+			if b.Memory == nil {
+				b.Memory = map[string]int64{}
+			}
+			b.Memory[host] = c.VRAMBudget
+		}
+	}
 	return b, nil
+}
+
+// served is what [[hosts]] says of the models on OpenAI-compatible
+// servers, which report neither their memory nor a size to guess a speed
+// from.
+func (s *Session) served() map[string]broker.Served {
+	out := map[string]broker.Served{}
+	for host, c := range s.Config.Capacities() {
+		out[host] = broker.Served{Memory: c.ModelMemory, TokensPerSec: c.TokensPerSec}
+	}
+	return out
 }
 
 // priors are the quality store's priors from [broker].
@@ -54,7 +74,8 @@ func (s *Session) solve(ctx context.Context, slots []broker.RoleSlot, budget bro
 	case err != nil:
 		warn(err.Error())
 	}
-	p := broker.NewProblem(slots, broker.Candidates(infos, store), budget, store.Quality)
+	cands := broker.WithServed(broker.Candidates(infos, store), s.served())
+	p := broker.NewProblem(slots, cands, budget, store.Quality)
 	if d := s.Config.Broker.Diversity; d > 0 {
 		p.Weights.Correlation = min(d, 1)
 	}

@@ -40,5 +40,13 @@ func (s *Session) ModelTable(ctx context.Context, report func(error)) ([]models.
 			}
 		}
 	}
+	served := s.served()
+	for i, m := range all {
+		if mem, ok := served[m.Host].MemoryOf(m.Name); ok && m.API == "openai" {
+			// The server reports no memory; the configured size is what
+			// the broker counts, so the table shows it as the memory held.
+			all[i].LoadedBytes = mem
+		}
+	}
 	return all, nil
 }

@@ -177,8 +177,11 @@ func TestFullDiskMidRunStopsTheRun(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Finish = %v, want the write error", err)
 	}
-	if res.Ended == nil || res.Ended.Status != engine.StatusCancelled {
-		t.Errorf("run ended %+v, want cancelled", res.Ended)
+	// The run failed for its transcript, and run_ended (which reaches the
+	// screen, if not the file) says so, naming the file: not "cancelled".
+	why := "transcript write failed: " + d.Path + ": no space left on device"
+	if res.Ended == nil || res.Ended.Status != engine.StatusFailed || res.Ended.Error != why {
+		t.Errorf("run ended %+v, want failed: %s", res.Ended, why)
 	}
 	// Three rounds of three agents take 3×(3 proposals + 3 reviews) calls;
 	// stopped in round 1, at most round 1's were made.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"time"
 
@@ -56,8 +57,20 @@ func (s *Session) Deliberate(question string, now time.Time) (*Deliberation, err
 // Finish says why. Call stop when the run is over.
 func (d *Deliberation) Watch(ctx context.Context) (_ context.Context, stop context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	d.tw.OnError(func(err error) { cancel(err) })
+	d.tw.OnError(func(err error) { cancel(writeFailed(d.Path, err)) })
 	return ctx, func() { cancel(context.Canceled) }
+}
+
+// writeFailed is why a run stopped for its transcript, as the screen says
+// it: "transcript write failed: PATH: no space left on device".
+func writeFailed(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		path, err = pe.Path, pe.Err
+	} else if cause := errors.Unwrap(err); cause != nil {
+		err = cause // without the writer's own "transcript" prefix
+	}
+	return fmt.Errorf("transcript write failed: %s: %w", path, err)
 }
 
 // NewRun creates the run, its events going to the transcript, the quality

@@ -57,6 +57,9 @@ type Candidate struct {
 	// RoundTokens is the expected output tokens of one agent in one round;
 	// 0 uses Problem.RoundTokens.
 	RoundTokens int
+	// Served says the model is on an OpenAI-compatible server, which holds
+	// it loaded and reports neither its size nor its memory (see Served).
+	Served bool
 }
 
 // Binding returns the candidate's host and model.
@@ -116,11 +119,58 @@ func NewCandidate(info models.ModelInfo) Candidate {
 // time; it reports no size, so an unmeasured speed is assumed, not derived
 // from a size it does not have.
 func served(c Candidate, info models.ModelInfo) Candidate {
-	c.Memory, c.MemoryMeasured, c.Loaded, c.LoadSec = 0, true, true, 0
+	c.Memory, c.MemoryMeasured, c.Loaded, c.LoadSec, c.Served = 0, true, true, 0, true
 	if !c.SpeedMeasured {
 		c.TokensPerSec, c.LatencySec = assumedServedTokensPerSec, assumedLatencySec
 	}
 	return c
+}
+
+// Served is what the user configured of the models on one OpenAI-compatible
+// host (nsed.toml's [[hosts]] model_memory and tokens_per_sec), since the
+// server reports neither.
+type Served struct {
+	// Memory is what each model holds on the server, by name. A model
+	// listed costs that much in its host's memory budget; one not listed
+	// costs none (the server's business).
+	Memory map[string]int64
+	// TokensPerSec is the speed assumed of the host's models until a call
+	// measures one; 0 keeps the built-in assumption.
+	TokensPerSec float64
+}
+
+// WithServed applies what the user configured of served hosts, by host, to
+// the candidates on them. A measured speed (now or in an earlier run) is
+// never replaced by the configured one.
+func WithServed(cands []Candidate, hosts map[string]Served) []Candidate {
+	out := append([]Candidate(nil), cands...)
+	for i, c := range out {
+		cfg, ok := hosts[c.Host]
+		if !c.Served || !ok {
+			continue
+		}
+		if m, ok := cfg.MemoryOf(c.Model); ok {
+			out[i].Memory, out[i].MemoryMeasured = m, true
+		}
+		if cfg.TokensPerSec > 0 && !c.SpeedMeasured {
+			out[i].TokensPerSec = cfg.TokensPerSec
+		}
+	}
+	return out
+}
+
+// MemoryOf is the configured memory of model, matched by name as Ollama
+// matches them ("m" is "m:latest").
+func (s Served) MemoryOf(model string) (int64, bool) {
+	if m, ok := s.Memory[model]; ok {
+		return m, true
+	}
+	for name, m := range s.Memory {
+		if sameModel(name, model) {
+			return m, true
+		}
+	}
+	return 0, false
 }
 
 // Candidates prices every model in infos. With a store it also remembers

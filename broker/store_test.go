@@ -213,3 +213,50 @@ func TestServedModelCostsNoMemory(t *testing.T) {
 		t.Errorf("assignments %+v", sol.Assignments)
 	}
 }
+
+// What the user configures of a served host counts: a model's memory goes
+// into the knapsack against its host's budget, and the configured speed
+// replaces the built-in assumption until a call measures the model.
+func TestServedModelConfigured(t *testing.T) {
+	const host, gib = "http://gpu1:8000/v1", int64(1) << 30
+	infos := []models.ModelInfo{
+		{Host: host, Name: "qwen3-8b", API: "openai", Loaded: true},
+		{Host: host, Name: "llama3.1-8b", API: "openai", Loaded: true, Measured: models.Speed{Calls: 2, TokensPerSec: 90, LatencyMS: 50}},
+		{Host: host, Name: "unlisted", API: "openai", Loaded: true},
+		{Host: "box:11434", Name: "qwen3-8b", SizeBytes: 5 * gib},
+	}
+	cfg := map[string]Served{host: {Memory: map[string]int64{"qwen3-8b": 16 * gib, "llama3.1-8b:latest": 17 * gib}, TokensPerSec: 45}}
+	cands := WithServed(Candidates(infos, nil), cfg)
+	want := []struct {
+		memory   int64
+		speed    float64
+		measured bool
+	}{{16 * gib, 45, false}, {17 * gib, 90, true}, {0, 45, false}, {NewCandidate(infos[3]).Memory, NewCandidate(infos[3]).TokensPerSec, false}}
+	for i, w := range want {
+		c := cands[i]
+		if c.Memory != w.memory || c.TokensPerSec != w.speed || c.SpeedMeasured != w.measured {
+			t.Errorf("%s: memory %d, speed %v (measured %v); want %d, %v (%v)", c.Binding(), c.Memory, c.TokensPerSec, c.SpeedMeasured, w.memory, w.speed, w.measured)
+		}
+	}
+
+	// Two agents, two served models of 16 and 17 GiB, 20 GiB on the host:
+	// only one model fits, so both agents share it.
+	slots := SlotsFrom([]engine.AgentInfo{{ID: "agent-1", Role: "solver"}, {ID: "agent-2", Role: "critic"}}, nil)
+	for i := range slots {
+		slots[i].Current = nil
+	}
+	p := NewProblem(slots, cands[:2], Budget{Memory: map[string]int64{host: 20 * gib}}, nil)
+	p.Weights.Correlation = 0 // diversity would want both models
+	sol, err := Solve(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := sol.Assignments[0].Candidate.Model, sol.Assignments[1].Candidate.Model; a != b {
+		t.Errorf("bound %s and %s: 33 GiB on a 20 GiB host", a, b)
+	}
+	p.Budget.Memory[host] = 40 * gib
+	p.Weights.Correlation = 1
+	if sol, err := Solve(p); err != nil || sol.Assignments[0].Candidate.Model == sol.Assignments[1].Candidate.Model {
+		t.Errorf("with room for both, diversity should bind both models: %+v, %v", sol, err)
+	}
+}

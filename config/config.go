@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,6 +179,9 @@ func (f *File) Validate() error {
 		if err := validHost(h); err != nil {
 			return f.errAt("hosts", fmt.Sprintf("[[hosts]] %d: %v", i+1, err))
 		}
+		if err := f.validCapacity(i, h); err != nil {
+			return err
+		}
 	}
 	if why := engine.QuorumProblem(f.Deliberation.Quorum, len(f.Agents)); why != "" {
 		return f.errAt("deliberation.quorum", why)
@@ -242,22 +246,54 @@ func (f *File) validAgentOptions(i int, a Agent) error {
 	return nil
 }
 
+// validCapacity checks the memory and speed of the i-th [[hosts]] table:
+// sizes that parse, and model sizes and speeds only where the server does
+// not report them (an OpenAI-compatible one).
+func (f *File) validCapacity(i int, h Host) error {
+	if _, err := parseOptionalBytes(h.VRAMBudget); err != nil {
+		return f.arrayErrAt("hosts", i, "vram_budget", err.Error())
+	}
+	openai := h.API == "openai"
+	if len(h.ModelMemory) > 0 && !openai {
+		return f.arrayErrAt("hosts", i, "model_memory", "is for api = \"openai\" hosts: Ollama reports each model's memory itself")
+	}
+	for _, name := range sortedKeys(h.ModelMemory) {
+		if _, err := ParseBytes(h.ModelMemory[name]); err != nil {
+			return f.arrayErrAt("hosts", i, "model_memory", fmt.Sprintf("model %q: %v", name, err))
+		}
+	}
+	switch {
+	case h.TokensPerSec != 0 && !openai:
+		return f.arrayErrAt("hosts", i, "tokens_per_sec", "is for api = \"openai\" hosts: nsed derives an Ollama model's speed from its size until it measures it")
+	case h.TokensPerSec < 0 || math.IsNaN(h.TokensPerSec) || math.IsInf(h.TokensPerSec, 0):
+		return f.arrayErrAt("hosts", i, "tokens_per_sec", fmt.Sprintf("must be a positive speed in output tokens per second, not %g", h.TokensPerSec))
+	}
+	return nil
+}
+
 // agentErrAt names the line of key in the i-th [[agents]] table of the
 // highest-precedence file that lists agents (the table's header when the
 // key is not written there).
 func (f *File) agentErrAt(i int, key, msg string) error {
-	k := fmt.Sprintf("agents[%d].%s", i+1, key)
+	return f.arrayErrAt("agents", i, key, msg)
+}
+
+// arrayErrAt names the line of key in the i-th [[table]] of the
+// highest-precedence file that has one (the table's header when the key is
+// not written there).
+func (f *File) arrayErrAt(table string, i int, key, msg string) error {
+	k := fmt.Sprintf("%s[%d].%s", table, i+1, key)
 	for j := len(f.lines) - 1; j >= 0; j-- {
-		if l := agentLine(f.lines[j].data, i, key); l > 0 {
+		if l := arrayLine(f.lines[j].data, table, i, key); l > 0 {
 			return &Error{File: f.lines[j].name, Line: l, Key: k, Msg: msg}
 		}
 	}
-	return f.errAt("agents", k+": "+msg)
+	return f.errAt(table, k+": "+msg)
 }
 
-// agentLine finds "key =" inside the i-th (0-based) [[agents]] table, or
-// that table's header; 0 when the data has fewer agents.
-func agentLine(data []byte, i int, key string) int {
+// arrayLine finds "key =" inside the i-th (0-based) [[table]], or that
+// table's header; 0 when the data has fewer such tables.
+func arrayLine(data []byte, table string, i int, key string) int {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	n, seen, header := 0, -1, 0
 	inside := false
@@ -268,7 +304,7 @@ func agentLine(data []byte, i int, key string) int {
 			if inside {
 				break
 			}
-			if strings.HasPrefix(line, "[[") && strings.EqualFold(strings.Trim(strings.SplitN(line, "#", 2)[0], "[] "), "agents") {
+			if strings.HasPrefix(line, "[[") && strings.EqualFold(strings.Trim(strings.SplitN(line, "#", 2)[0], "[] "), table) {
 				seen++
 				if seen == i {
 					inside, header = true, n
@@ -473,7 +509,7 @@ func equalKeys(a []string, b toml.Key) bool {
 // allowedKeys lists what may appear in the table that holds key.
 func allowedKeys(key toml.Key) []string {
 	allowed := map[string][]string{
-		"hosts":        {"url", "api", "api_key_env"},
+		"hosts":        {"url", "api", "api_key_env", "vram_budget", "model_memory", "tokens_per_sec"},
 		"":             {"ollama", "hosts", "agents", "roles", "deliberation", "stopping", "gate", "review", "sampling", "transcript", "tui", "broker", "bench"},
 		"ollama":       {"hosts", "keep_alive"},
 		"agents":       {"role", "model", "host", "temperature", "seed", "top_p", "num_ctx", "num_predict", "think", "think_budget"},

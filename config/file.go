@@ -57,6 +57,58 @@ type Host struct {
 	URL       string `toml:"url"`
 	API       string `toml:"api"`         // "ollama" (default) or "openai"
 	APIKeyEnv string `toml:"api_key_env"` // e.g. "VLLM_API_KEY"; default models.DefaultKeyEnv
+
+	// VRAMBudget is the memory of this host the broker may fill, e.g.
+	// "80GiB"; empty: [broker] vram_budget.
+	VRAMBudget string `toml:"vram_budget"`
+	// ModelMemory is what each model holds on an OpenAI-compatible server,
+	// by name, e.g. {"qwen3-8b" = "16GiB"}: the server reports none, so a
+	// model not listed costs no memory in the broker's budget.
+	ModelMemory map[string]string `toml:"model_memory"`
+	// TokensPerSec is the speed the broker assumes of an OpenAI-compatible
+	// server's models until a call measures one; 0: a modest GPU's 30.
+	TokensPerSec float64 `toml:"tokens_per_sec"`
+}
+
+// HostCapacity is what [[hosts]] says of a server's memory and speed, with
+// sizes in bytes.
+type HostCapacity struct {
+	VRAMBudget   int64            // 0: [broker] vram_budget
+	ModelMemory  map[string]int64 // OpenAI-compatible hosts only
+	TokensPerSec float64          // OpenAI-compatible hosts only; 0: assumed
+}
+
+// Capacities maps each [[hosts]] server (its normalized address, as
+// telemetry names it) that sets vram_budget, model_memory or tokens_per_sec
+// to what it sets. Load has checked the sizes.
+func (f *File) Capacities() map[string]HostCapacity {
+	out := map[string]HostCapacity{}
+	for _, h := range f.Hosts {
+		if h.VRAMBudget == "" && len(h.ModelMemory) == 0 && h.TokensPerSec == 0 {
+			continue
+		}
+		host, err := models.NormalizeHost(h.URL)
+		if err != nil {
+			continue
+		}
+		c := HostCapacity{TokensPerSec: h.TokensPerSec}
+		c.VRAMBudget, _ = parseOptionalBytes(h.VRAMBudget)
+		for name, size := range h.ModelMemory {
+			if c.ModelMemory == nil {
+				c.ModelMemory = map[string]int64{}
+			}
+			c.ModelMemory[name], _ = ParseBytes(size)
+		}
+		out[host] = c
+	}
+	return out
+}
+
+func parseOptionalBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return ParseBytes(s)
 }
 
 // HostList is every configured server, the default first: ollama.hosts,

@@ -51,3 +51,60 @@ url = "box:11434"
 		})
 	}
 }
+
+// [[hosts]] may say what the broker cannot read from an OpenAI-compatible
+// server: each model's memory and the speed to assume until measured, and
+// any host may have its own memory budget. Bad sizes name file and line.
+func TestHostCapacities(t *testing.T) {
+	f, err := Parse([]byte(`
+[[hosts]]
+url = "http://gpu1:8000/v1/"
+api = "openai"
+vram_budget = "80GiB"
+model_memory = { "qwen3-8b" = "16GiB", "gpt-oss:20b" = "14GB" }
+tokens_per_sec = 45
+
+[[hosts]]
+url = "box:11434"
+vram_budget = "8GiB"
+
+[[hosts]]
+url = "http://gpu2:8000/v1"
+api = "openai"
+`), "my.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := f.Capacities()
+	gpu1 := caps["http://gpu1:8000/v1"]
+	if gpu1.VRAMBudget != 80<<30 || gpu1.ModelMemory["qwen3-8b"] != 16<<30 || gpu1.ModelMemory["gpt-oss:20b"] != 14e9 || gpu1.TokensPerSec != 45 {
+		t.Errorf("gpu1 %+v (hosts %v)", gpu1, caps)
+	}
+	if box := caps["box:11434"]; box.VRAMBudget != 8<<30 || box.ModelMemory != nil {
+		t.Errorf("box %+v", box)
+	}
+	if _, ok := caps["http://gpu2:8000/v1"]; ok || len(caps) != 2 {
+		t.Errorf("a host that configures nothing has no entry: %v", caps)
+	}
+
+	for _, tc := range []struct {
+		name, toml, key string
+		line            int
+		want            string
+	}{
+		{"bad model size", "[[hosts]]\nurl = \"box:1\"\n\n[[hosts]]\nurl = \"http://g:8000/v1\"\napi = \"openai\"\nmodel_memory = { m = \"lots\" }\n", "hosts[2].model_memory", 7, `model "m": bad size "lots"`},
+		{"bad host budget", "[[hosts]]\nurl = \"box:1\"\nvram_budget = \"-8GiB\"\n", "hosts[1].vram_budget", 3, "bad size"},
+		{"model memory on ollama", "[[hosts]]\nurl = \"box:1\"\nmodel_memory = { m = \"1GiB\" }\n", "hosts[1].model_memory", 3, "Ollama reports"},
+		{"speed on ollama", "[[hosts]]\nurl = \"box:1\"\ntokens_per_sec = 9\n", "hosts[1].tokens_per_sec", 3, "is for api"},
+		{"negative speed", "[[hosts]]\nurl = \"http://g:8000/v1\"\napi = \"openai\"\ntokens_per_sec = -3\n", "hosts[1].tokens_per_sec", 4, "positive speed"},
+		{"model memory subtable", "[[hosts]]\nurl = \"http://g:8000/v1\"\napi = \"openai\"\n[hosts.model_memory]\nm = \"x\"\n", "hosts[1].model_memory", 1, "bad size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.toml), "my.toml")
+			var ce *Error
+			if !errors.As(err, &ce) || ce.File != "my.toml" || ce.Line != tc.line || ce.Key != tc.key || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %#v (%v), want my.toml:%d at %s saying %q", ce, err, tc.line, tc.key, tc.want)
+			}
+		})
+	}
+}

@@ -148,8 +148,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // RunStarted opens every run.
 type RunStarted struct {
 	Envelope
-	// Protocol names how the run deliberates: a benchmark baseline
-	// ("first-round", "majority", "debate", "moa"); empty for NSED.
+	// Protocol names how the run deliberates: ProtocolNSED, or a
+	// benchmark baseline ("first-round", "majority", "debate", "moa").
+	// Transcripts written before NSED named itself leave it empty.
 	Protocol string      `json:"protocol,omitempty"`
 	Question string      `json:"question"`
 	Agents   []AgentInfo `json:"agents"`
@@ -158,6 +159,9 @@ type RunStarted struct {
 	// transcripts of older versions and where nobody gathered it (tests).
 	Provenance *models.Provenance `json:"provenance,omitempty"`
 }
+
+// ProtocolNSED is run_started's protocol for an NSED run.
+const ProtocolNSED = "nsed"
 
 // PhaseStarted marks the start of Round/Phase (in the envelope).
 type PhaseStarted struct {

@@ -87,7 +87,10 @@ type Run struct {
 	wake     chan struct{}
 
 	// per-run accumulators, touched only by the Run goroutine or under
-	// metricsMu from phase goroutines.
+	// metricsMu from phase goroutines. metrics holds what the run itself
+	// counts of each agent (Wins, MeanSupport, Abstentions); its calls,
+	// tokens and speed are the caller's (Caller.Metrics), merged by
+	// agentMetrics.
 	metricsMu sync.Mutex
 	metrics   map[string]*AgentMetrics
 	roundIn   int
@@ -400,9 +403,6 @@ func (r *Run) boundary(ctx context.Context, round int, phase Phase) ([]string, e
 	for _, ev := range rebound {
 		r.identities = append(r.identities, ev.To)
 		r.red = newRedactor(r.identities, r.cfg.Settings.Roles)
-		r.metricsMu.Lock()
-		r.metrics[ev.To.ID].Model = ev.To.Model
-		r.metricsMu.Unlock()
 		r.emit(ev, KindRebound, round, phase, ev.To.ID)
 	}
 	for _, text := range inbox {
@@ -426,7 +426,7 @@ func (r *Run) Run(ctx context.Context) (Result, error) {
 		stopper, rd = rs.stopper(s), rs.next()
 		r.resumed(rs)
 	} else {
-		r.emit(&RunStarted{Question: r.cfg.Question, Agents: r.Agents(), Settings: s, Provenance: r.cfg.Provenance}, KindRunStarted, 0, "", "")
+		r.emit(&RunStarted{Protocol: ProtocolNSED, Question: r.cfg.Question, Agents: r.Agents(), Settings: s, Provenance: r.cfg.Provenance}, KindRunStarted, 0, "", "")
 	}
 
 	if err := r.preflight(ctx); err != nil {
@@ -481,6 +481,9 @@ func (r *Run) preflight(ctx context.Context) error {
 				err = errors.New(why)
 			}
 		}
+		if cause := stoppedBy(ctx); cause != nil {
+			return cause // the check was cut short: not the model's fault
+		}
 		if err != nil {
 			r.emit(&AgentFailed{Model: a.Model, Host: a.Host, Error: err.Error(), Fatal: true}, KindAgentFailed, 0, "", a.ID)
 			return err
@@ -492,6 +495,9 @@ func (r *Run) preflight(ctx context.Context) error {
 // fail ends a run interrupted by cancellation or a fatal error in round
 // rd, reporting the last round with a winner as its answer.
 func (r *Run) fail(ctx context.Context, rd *round, err error) (Result, error) {
+	if cause := stoppedBy(ctx); cause != nil {
+		return r.end(rd.n-1, rd.won, StatusFailed, StopFailed, cause), cause
+	}
 	if ctx.Err() != nil {
 		return r.end(rd.n-1, rd.won, StatusCancelled, StopCancelled, ctx.Err()), ctx.Err()
 	}
@@ -500,6 +506,17 @@ func (r *Run) fail(ctx context.Context, rd *round, err error) (Result, error) {
 		reason = StopQuorum
 	}
 	return r.end(rd.n-1, rd.won, StatusFailed, reason, err), err
+}
+
+// stoppedBy is why ctx was cancelled when nsed, not the user, stopped the
+// run (context.Cause: the transcript could not be written), else nil: such
+// a run failed, and its run_ended says why rather than "cancelled".
+func stoppedBy(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	if cause == nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+		return nil
+	}
+	return cause
 }
 
 // end emits run_ended. Its answer is the winner of the last round that had
@@ -514,21 +531,36 @@ func (r *Run) end(rounds int, won *roundWin, status, reason string, err error) R
 	}
 	r.metricsMu.Lock()
 	ev.PromptTokens, ev.OutputTokens = r.totalIn, r.totalOut
-	for _, a := range r.Agents() {
-		m := *r.metrics[a.ID]
-		if rounds > 0 {
-			m.MeanSupport = round2(m.MeanSupport / float64(rounds))
-		}
-		ev.Agents = append(ev.Agents, m)
-	}
 	r.metricsMu.Unlock()
+	ev.Agents = r.agentMetrics(rounds)
 	r.emit(ev, KindRunEnded, rounds, "", "")
 	return Result{Ended: ev}
 }
 
+// agentMetrics are run_ended's per-agent metrics: each current agent's
+// calls, tokens and speed as the caller counted them, with the votes it
+// won, its mean support over rounds and its abstentions, which the run
+// counts.
+func (r *Run) agentMetrics(rounds int) []AgentMetrics {
+	agents := r.Agents()
+	out := r.caller.Metrics(agents)
+	r.metricsMu.Lock()
+	defer r.metricsMu.Unlock()
+	for i, a := range agents {
+		own := r.metrics[a.ID]
+		out[i].Model = a.Model // the binding now: a rebind changes it
+		out[i].Wins, out[i].Abstentions, out[i].MeanSupport = own.Wins, own.Abstentions, own.MeanSupport
+		if rounds > 0 {
+			out[i].MeanSupport = round2(own.MeanSupport / float64(rounds))
+		}
+	}
+	return out
+}
+
 // call runs one model call for an agent through the run's Caller (deadline,
-// metering, token and failure events), then counts it in the run's
-// metrics and marks a failed agent for the broker. opts are the phase's.
+// metering, token and failure events, per-agent metrics), then adds it to
+// the round's and run's token totals and marks a failed agent for the
+// broker. opts are the phase's.
 func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msgs []models.Message, format []byte, opts models.Options) (models.Response, Asked, error) {
 	resp, asked, err := r.caller.Call(ctx, Call{Agent: a, Round: round, Phase: phase, Messages: msgs, Format: format, Options: opts})
 	if err != nil && ctx.Err() == nil {
@@ -537,9 +569,6 @@ func (r *Run) call(ctx context.Context, a AgentInfo, round int, phase Phase, msg
 		r.ctl.Unlock()
 	}
 	r.metricsMu.Lock()
-	if m := r.metrics[a.ID]; m != nil {
-		m.count(resp, err)
-	}
 	r.roundIn += resp.PromptTokens
 	r.roundOut += resp.OutputTokens
 	r.totalIn += resp.PromptTokens

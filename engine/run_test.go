@@ -505,3 +505,107 @@ func TestLegacyBrokerFailureReadsAsBrokerEvent(t *testing.T) {
 		t.Errorf("agent failure decoded as %T %+v", ev, ev)
 	}
 }
+
+// Stopped by nsed rather than the user (the context cancelled with a
+// cause: its transcript could not be written), a run fails and says why;
+// it is not "cancelled", which reads as the user's Ctrl-C.
+func TestRunStoppedWithCauseSaysWhy(t *testing.T) {
+	why := errors.New("transcript write failed: /runs/r.jsonl: no space left on device")
+	be := &models.Scripted{}
+	rec := &recorder{}
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	sink := SinkFunc(func(e Event) {
+		rec.Emit(e)
+		if e.Header().Kind == KindProposalDone {
+			stop(why)
+		}
+	})
+	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: be, Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(ctx)
+	if !errors.Is(err, why) {
+		t.Fatalf("err = %v, want the cause", err)
+	}
+	if res.Ended.Status != StatusFailed || res.Ended.Reason != StopFailed || res.Ended.Error != why.Error() {
+		t.Errorf("run_ended %s (%s): %q; want failed, saying why", res.Ended.Status, res.Ended.Reason, res.Ended.Error)
+	}
+	for _, e := range rec.events() {
+		if f, ok := e.(*AgentFailed); ok && f.Fatal {
+			t.Errorf("an agent was blamed for the stop: %+v", f)
+		}
+	}
+}
+
+// An NSED run names its protocol in run_started, as every baseline does,
+// so a reader of a transcript need not infer it from an empty field.
+func TestRunStartedNamesNSED(t *testing.T) {
+	rec := &recorder{}
+	r, err := New(Config{Question: "q?", Agents: testAgents(), Settings: testSettings(), Backend: &models.Scripted{}, Sink: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := rec.events()[0].(*RunStarted); !ok || s.Protocol != ProtocolNSED {
+		t.Errorf("first event %+v, want run_started with protocol %q", rec.events()[0], ProtocolNSED)
+	}
+}
+
+// run_ended's per-agent metrics are the caller's counts of each agent's
+// calls with the run's own tallies: they add up to the run's totals, a
+// failed call and an abstention count where they happened, and a rebound
+// agent reports the model it ended on.
+func TestRunEndedAgentMetricsAddUp(t *testing.T) {
+	s := testSettings()
+	s.MinRounds, s.MaxRounds = 2, 2
+	s.Review.Retries = 0
+	be := &models.Scripted{Reply: func(req models.Request) (string, error) {
+		switch {
+		case req.Model == "gemma3:4b" && req.Format == nil && strings.Contains(req.Messages[len(req.Messages)-1].Content, "Round 1."):
+			return "", errors.New("crashed")
+		case req.Model == "qwen2.5:7b" && req.Format != nil:
+			return `{"A":`, nil // abstains
+		}
+		return models.DefaultReply(req)
+	}}
+	var r *Run
+	sink := SinkFunc(func(e Event) {
+		if ev, ok := e.(*VotesCast); ok && ev.Round == 1 {
+			if err := r.Rebind(context.Background(), "agent-1", "mistral:7b", ""); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	var err error
+	r, err = New(Config{Question: "q?", Agents: testAgents(), Settings: s, Backend: be, Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := res.Ended
+	in, out := 0, 0
+	byAgent := map[string]AgentMetrics{}
+	for _, m := range end.Agents {
+		in, out = in+m.PromptTokens, out+m.OutputTokens
+		byAgent[m.Agent] = m
+	}
+	if in != end.PromptTokens || out != end.OutputTokens || in == 0 {
+		t.Errorf("agents' tokens %d in, %d out; run's %d, %d", in, out, end.PromptTokens, end.OutputTokens)
+	}
+	if m := byAgent["agent-1"]; m.Model != "mistral:7b" || m.Calls < 4 {
+		t.Errorf("agent-1 after its rebind: %+v", m)
+	}
+	if m := byAgent["agent-3"]; m.Failures != 1 {
+		t.Errorf("agent-3's round-1 proposal failed: %+v", m)
+	}
+	if m := byAgent["agent-2"]; m.Abstentions != 2 || m.Calls < 4 {
+		t.Errorf("agent-2 abstained in both rounds: %+v", m)
+	}
+}

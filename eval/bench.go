@@ -313,6 +313,11 @@ func (b *Bench) Run(ctx context.Context) ([]ItemResult, error) {
 	if err := b.checkManifest(); err != nil {
 		return nil, err
 	}
+	if b.Transcripts {
+		if err := b.checkTranscriptDir(); err != nil {
+			return nil, err
+		}
+	}
 	path := filepath.Join(b.OutDir, ResultsFile)
 	done, err := ReadResults(path)
 	if err != nil {
@@ -487,12 +492,12 @@ func (b *Bench) RunItem(ctx context.Context, index int, it Item) (ItemResult, er
 	res := ItemResult{Index: index, ID: it.ID, Category: it.Category, Reference: it.Answer, Protocols: map[string]*ProtocolResult{}}
 	q := Prompt(it)
 	key := b.keyFunc()
-	var closers []func() error
-	defer func() {
-		for _, c := range closers {
-			_ = c()
-		}
-	}()
+	// A transcript that cannot be written stops the item (and so the
+	// bench) rather than let it run unrecorded.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	tr := &itemTranscripts{dir: b.itemTranscriptDir(it), stop: stop}
+	defer tr.close()
 	// A later sample's runs and transcripts carry its number.
 	suffix := ""
 	if b.sample > 0 {
@@ -503,12 +508,7 @@ func (b *Bench) RunItem(ctx context.Context, index int, it Item) (ItemResult, er
 		if !b.Transcripts {
 			return nil, runID
 		}
-		tw, err := engine.CreateTranscript(filepath.Join(b.OutDir, "transcripts", unsafeName.ReplaceAllString(it.ID, "_"), strings.ReplaceAll(proto, ":", "-")+suffix+".jsonl"), false)
-		if err != nil {
-			return nil, runID
-		}
-		closers = append(closers, tw.Close)
-		return tw, runID
+		return tr.open(proto + suffix), runID
 	}
 	want := map[string]bool{}
 	for _, p := range b.Protocols {
@@ -521,7 +521,7 @@ func (b *Bench) RunItem(ctx context.Context, index int, it Item) (ItemResult, er
 		s, id := sink("first-round")
 		first, firstWall = b.Env.FirstRound(ctx, s, id, q)
 		if ctx.Err() != nil {
-			return res, nil
+			return res, tr.close()
 		}
 		if want[ProtoSingle] {
 			for _, r := range first {
@@ -553,8 +553,8 @@ func (b *Bench) RunItem(ctx context.Context, index int, it Item) (ItemResult, er
 		v := b.Env.SelfConsistency(ctx, s, id, q, first, firstWall, key, target)
 		outcomes = append(append(outcomes, v.Majority), v.Curve...)
 	}
-	if ctx.Err() != nil {
-		return res, nil
+	if err := tr.close(); err != nil || ctx.Err() != nil {
+		return res, err
 	}
 	scored := map[string]*ProtocolResult{} // majority@k's scores by reply text
 	for _, o := range outcomes {
@@ -599,6 +599,83 @@ func (b *Bench) scoreOnce(ctx context.Context, it Item, o Outcome, key func(stri
 		memo[o.Text] = pr
 	}
 	return pr, err
+}
+
+// itemTranscriptDir holds an item's transcripts, one file per protocol.
+func (b *Bench) itemTranscriptDir(it Item) string {
+	return filepath.Join(b.OutDir, "transcripts", unsafeName.ReplaceAllString(it.ID, "_"))
+}
+
+// itemTranscripts are one item's open transcripts. The first that cannot
+// be created or written stops the item through stop, and close reports it.
+type itemTranscripts struct {
+	dir     string
+	stop    context.CancelCauseFunc
+	writers []*engine.TranscriptWriter
+	err     error
+}
+
+// open creates proto's transcript; nil (with the item stopped) when it
+// cannot be.
+func (t *itemTranscripts) open(proto string) engine.Sink {
+	tw, err := engine.CreateTranscript(filepath.Join(t.dir, strings.ReplaceAll(proto, ":", "-")+".jsonl"), false)
+	if err != nil {
+		t.fail(err)
+		return nil
+	}
+	tw.OnError(t.stop)
+	t.writers = append(t.writers, tw)
+	return tw
+}
+
+func (t *itemTranscripts) fail(err error) {
+	if t.err == nil {
+		t.err = fmt.Errorf("bench: %w: stopped rather than run unrecorded; free space, choose another --out, or pass --no-transcripts", err)
+	}
+	t.stop(t.err)
+}
+
+// close closes every transcript opened so far (again: a no-op) and returns
+// the first error creating, writing or closing one.
+func (t *itemTranscripts) close() error {
+	for _, tw := range t.writers {
+		if err := tw.Close(); err != nil {
+			t.fail(err)
+		}
+	}
+	t.writers = nil
+	return t.err
+}
+
+// checkTranscriptDir refuses a bench whose transcripts cannot be written
+// before any model is asked anything: it creates the directory and writes,
+// syncs and removes a probe file there.
+func (b *Bench) checkTranscriptDir() error {
+	dir := filepath.Join(b.OutDir, "transcripts")
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		err = probeWrite(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: cannot write transcripts to %s: %w; free space, choose another --out, or pass --no-transcripts", dir, err)
+	}
+	return nil
+}
+
+func probeWrite(dir string) error {
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write([]byte("nsed\n"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // keyFunc is what "the same answer" means for the format: the extracted

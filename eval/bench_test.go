@@ -319,3 +319,58 @@ func TestScoreRecordsAgentsOfAnswerlessRounds(t *testing.T) {
 		t.Errorf("round 2: %+v", pr.Rounds[1])
 	}
 }
+
+// A bench whose transcripts cannot be written never runs unrecorded: a
+// transcript directory that cannot be made refuses the bench before any
+// model is called, and a full disk (/dev/full behind an item's transcript)
+// stops it at the first failed write, naming the file, with the item not
+// recorded as done.
+func TestBenchTranscriptWriteErrors(t *testing.T) {
+	items, _, _, _ := LoadDataset("sample:aime", LoadOptions{})
+
+	t.Run("unwritable dir", func(t *testing.T) {
+		dir := t.TempDir()
+		blocker := filepath.Join(dir, "transcripts")
+		if err := os.WriteFile(blocker, nil, 0o600); err != nil { // a file where the directory goes
+			t.Fatal(err)
+		}
+		be := &countingBackend{items: items, calls: map[string]int{}}
+		res, err := scriptedBench(t, dir, be).Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), blocker) || !strings.Contains(err.Error(), "--no-transcripts") {
+			t.Fatalf("err = %v, want a refusal naming %s and the way out", err, blocker)
+		}
+		if len(res) != 0 || len(be.calls) != 0 {
+			t.Errorf("ran %d items, called models for %v before refusing", len(res), be.calls)
+		}
+	})
+
+	for _, proto := range []string{"first-round", ProtoNSED} {
+		t.Run("full disk at "+proto, func(t *testing.T) {
+			if _, err := os.Stat("/dev/full"); err != nil {
+				t.Skip("no /dev/full here")
+			}
+			dir := t.TempDir()
+			full := filepath.Join(dir, "transcripts", items[0].ID, proto+".jsonl")
+			if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/dev/full", full); err != nil {
+				t.Fatal(err)
+			}
+			be := &countingBackend{items: items, calls: map[string]int{}}
+			res, err := scriptedBench(t, dir, be).Run(context.Background())
+			if err == nil || !strings.Contains(err.Error(), full) || !strings.Contains(err.Error(), "no space left on device") {
+				t.Fatalf("err = %v, want it to name %s and the full disk", err, full)
+			}
+			if len(res) != 0 {
+				t.Errorf("%d items recorded as done", len(res))
+			}
+			if lines, _ := readLines(filepath.Join(dir, ResultsFile)); len(lines) != 0 {
+				t.Errorf("results.jsonl has %d lines", len(lines))
+			}
+			if n := be.calls[items[1].ID]; n != 0 {
+				t.Errorf("the bench went on to the next item (%d calls)", n)
+			}
+		})
+	}
+}

@@ -18,7 +18,7 @@ const (
 	ProtoMajority = "majority"
 	ProtoDebate   = "debate"
 	ProtoMoA      = "moa"
-	ProtoNSED     = "nsed"
+	ProtoNSED     = engine.ProtocolNSED
 
 	// firstRound names the first-round run the baselines share.
 	firstRound = "first-round"

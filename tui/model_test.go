@@ -455,3 +455,20 @@ func TestEverySizeKeepsItsShape(t *testing.T) {
 		}
 	}
 }
+
+// A run that nsed stopped because its transcript could not be written
+// (run_ended failed, with the cause as its error) says so in the header,
+// naming the file, rather than "cancelled" as if the user had quit.
+func TestTranscriptFailureShowsOnScreen(t *testing.T) {
+	m := New(Options{Bridge: bridge.New(0)})
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 50})
+	m.Update(bridge.EventsMsg{Events: midRun(t)})
+	why := "transcript write failed: /runs/r.jsonl: no space left on device"
+	end := &engine.RunEnded{Status: engine.StatusFailed, Reason: engine.StopFailed, Error: why}
+	end.Kind = engine.KindRunEnded
+	m.Update(bridge.EventsMsg{Events: []engine.Event{end}, Closed: true, Err: errors.New(why)})
+	screen := plain(m)
+	if !strings.Contains(screen, "stopped: "+why) || strings.Contains(strings.ToLower(screen), "cancelled") {
+		t.Errorf("the screen does not say why the run stopped:\n%s", screen)
+	}
+}

@@ -160,7 +160,7 @@ func (p *printer) Emit(e engine.Event) {
 		fmt.Fprintf(p.w, "== %s after %d round(s) (%s) · %d prompt + %d output tokens · %.1fs ==\n",
 			ev.Status, ev.Rounds, ev.Reason, ev.PromptTokens, ev.OutputTokens, ev.WallMS/1000)
 		if ev.Error != "" {
-			fmt.Fprintf(p.w, "error: %s\n", oneLine(ev.Error, 300))
+			fmt.Fprintf(p.w, "stopped: %s\n", oneLine(ev.Error, 300))
 		}
 		if ev.Winner != "" {
 			a := p.agents[ev.Winner]

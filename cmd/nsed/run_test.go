@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nsed/nsed/engine"
+	"github.com/nsed/nsed/internal/fakeollama"
 )
 
 func testServer(t *testing.T) (string, []string) {
@@ -286,5 +287,25 @@ func TestRunsListsAndResolves(t *testing.T) {
 	// A cut transcript still exports what it has.
 	if code, out, errs := runCLI(context.Background(), "export", filepath.Join(dir, "20260102-000000-bbbbbb.jsonl")); code != exitOK || !strings.Contains(out, "ends before the run did") {
 		t.Fatalf("export of a cut transcript: exit %d %s\n%s", code, errs, out)
+	}
+}
+
+// A transcript on a full disk (/dev/full fails every write) stops the run
+// before any model answers, and the headless screen says so, naming the
+// path: not "cancelled", which would read as the user's Ctrl-C.
+func TestFullDiskShowsOnScreen(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	ol := fakeollama.New(t, map[string]fakeollama.Model{"m-a:1b": {}, "m-b:1b": {}})
+	t.Setenv("OLLAMA_HOST", "")
+	code, out, errs := runCLI(context.Background(), "run", "--headless", "--config", writeConfig(t, ""), "--host", ol.Host,
+		"--models", "m-a:1b,m-b:1b", "--transcript", "/dev/full", "--store", filepath.Join(t.TempDir(), "q.json"), "What is 6*7?")
+	if code == exitOK || code == exitCancelled {
+		t.Errorf("exit %d: a run stopped for its transcript neither succeeded nor was cancelled by the user", code)
+	}
+	want := "stopped: transcript write failed: /dev/full: no space left on device"
+	if !strings.Contains(out, want) || strings.Contains(out, "cancelled") || strings.Contains(out, "agent-1 failed") {
+		t.Errorf("screen:\n%s\nwant %q, no \"cancelled\" and no agent blamed (stderr %q)", out, want, errs)
 	}
 }

@@ -46,6 +46,19 @@ func TestGolden(t *testing.T) {
 			return m.View()
 		})
 	})
+	// A baseline's transcript replays in the same screen; the header says
+	// which protocol it recorded (an NSED run's says nothing more).
+	t.Run("baseline-replay", func(t *testing.T) {
+		started := *evs[0].(*engine.RunStarted)
+		started.Protocol = "debate"
+		golden.AtWidths(t, golden.Widths, func(w int) string {
+			m := New(themes.Dark())
+			m.SetReplay("a saved run (runs/s-1/debate.jsonl)")
+			fold(m, append([]engine.Event{&started}, evs[1:mid]...))
+			m.SetWidth(w)
+			return m.View()
+		})
+	})
 	t.Run("end", func(t *testing.T) {
 		golden.AtWidths(t, golden.Widths, func(w int) string {
 			m := New(themes.Dark())

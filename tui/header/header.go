@@ -54,11 +54,12 @@ type Model struct {
 	total   int
 
 	// Replay: what the recording is, and the player's state.
-	replay  bool
-	banner  string
-	playing bool
-	speed   float64
-	atEnd   bool
+	replay   bool
+	banner   string
+	protocol string // run_started's: NSED or a baseline
+	playing  bool
+	speed    float64
+	atEnd    bool
 
 	agreement []float64
 	width     int
@@ -94,6 +95,7 @@ func (m *Model) Start(ev *engine.RunStarted) {
 	m.question = safe.Line(ev.Question)
 	m.maxRounds = ev.Settings.MaxRounds
 	m.start = ev.Time
+	m.protocol = safe.Line(ev.Protocol)
 }
 
 // Question is the whole question, for the full view.
@@ -119,7 +121,7 @@ func (m *Model) End(ev *engine.RunEnded) {
 		m.total = ev.OutputTokens
 	}
 	m.reason = safe.Line(ev.Reason)
-	if ev.Error != "" && m.reason == "" {
+	if ev.Error != "" { // a failed run: what failed says more than "failed"
 		m.reason = safe.Line(ev.Error)
 	}
 }
@@ -215,9 +217,13 @@ func (m *Model) View() string {
 	if !m.replay {
 		return line1 + "\n" + line2
 	}
-	banner := "RECORDING — nothing here is running live"
+	what := "RECORDING"
+	if m.protocol != "" && m.protocol != engine.ProtocolNSED { // a baseline's transcript: say which
+		what += " (" + m.protocol + ")"
+	}
+	banner := what + " — nothing here is running live"
 	if m.banner != "" {
-		banner = "RECORDING of " + m.banner + " — no models are running"
+		banner = what + " of " + m.banner + " — no models are running"
 	}
 	return line1 + "\n" + line2 + "\n" + th.Swatch(th.Rec).Render(text.Fit(" "+banner, w))
 }

@@ -89,6 +89,13 @@ func TestReplayBanner(t *testing.T) {
 	if m.Height() != 3 || !strings.Contains(v, "REPLAY 4×") || !strings.Contains(v, "RECORDING of a scripted demo run — no models are running") {
 		t.Errorf("replay header:\n%s", v)
 	}
+	for proto, want := range map[string]string{"": "RECORDING of a scripted", engine.ProtocolNSED: "RECORDING of a scripted", "majority": "RECORDING (majority) of a scripted"} {
+		ev := &engine.RunStarted{Protocol: proto}
+		m.Start(ev)
+		if v := ansi.Strip(m.View()); !strings.Contains(v, want) {
+			t.Errorf("protocol %q: replay header lacks %q:\n%s", proto, want, v)
+		}
+	}
 	m.SetPlayer(false, 0.5, false)
 	if v := ansi.Strip(m.View()); !strings.Contains(v, "⏸ REPLAY 0.5×") {
 		t.Errorf("paused replay:\n%s", v)

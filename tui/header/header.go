@@ -121,8 +121,12 @@ func (m *Model) End(ev *engine.RunEnded) {
 		m.total = ev.OutputTokens
 	}
 	m.reason = safe.Line(ev.Reason)
-	if ev.Error != "" { // a failed run: what failed says more than "failed"
+	switch {
+	case ev.Error == "":
+	case ev.Reason == "" || ev.Reason == engine.StopFailed: // what failed says more than "failed"
 		m.reason = safe.Line(ev.Error)
+	default: // a named stop (quorum) and what caused it
+		m.reason += ": " + safe.Line(ev.Error)
 	}
 }
 

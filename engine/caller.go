@@ -124,6 +124,18 @@ func (c *Caller) Count(a AgentInfo, resp models.Response, err error) {
 	m.count(resp, err)
 }
 
+// Restore starts the counts from ms: a resumed run's earlier calls, made
+// by another process, still count in run_ended's per-agent metrics.
+func (c *Caller) Restore(ms []AgentMetrics) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.metrics = map[string]*AgentMetrics{}
+	for _, m := range ms {
+		c.metrics[m.Agent] = &AgentMetrics{Agent: m.Agent, Model: m.Model, Calls: m.Calls, Failures: m.Failures,
+			PromptTokens: m.PromptTokens, OutputTokens: m.OutputTokens, TokensPerSec: m.TokensPerSec}
+	}
+}
+
 // Metrics returns the metrics of each of agents, in order; an agent without
 // calls has zero counts.
 func (c *Caller) Metrics(agents []AgentInfo) []AgentMetrics {

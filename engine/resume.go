@@ -99,7 +99,7 @@ func ResumeFrom(evs []Event) (*ResumeState, error) {
 	if !ok {
 		return nil, fmt.Errorf("resume: the transcript starts with %s, not run_started", evs[0].Header().Kind)
 	}
-	if start.Protocol != "" {
+	if start.Protocol != "" && start.Protocol != ProtocolNSED {
 		return nil, fmt.Errorf("resume: run %s is a %s baseline of a benchmark; only NSED deliberations can be resumed (rerun the bench: its checkpoints keep the items done)", start.RunID, start.Protocol)
 	}
 	rs := &ResumeState{
@@ -232,7 +232,8 @@ func (rs *ResumeState) commit(cur *partial, e *RoundEnded) error {
 		rs.state = stateFromKept(cur.cu, e.Round)
 		rs.labels, rs.ties = nil, nil
 	}
-	rs.countCalls(cur)
+	in, out := rs.countCalls(cur)
+	rs.countSummary(cur, e.PromptTokens-in, e.OutputTokens-out)
 	rs.promptTok += e.PromptTokens
 	rs.outputTok += e.OutputTokens
 	if m := rs.metrics[cur.votes.Winner]; m != nil {
@@ -282,10 +283,13 @@ func (rs *ResumeState) noteWinner(n int, cur *partial) {
 }
 
 // countCalls adds a round's calls to the per-agent metrics as
-// AgentMetrics.count would have (the gate's summary calls are not in the
-// events apart, so they are not counted per agent).
-func (rs *ResumeState) countCalls(cur *partial) {
+// AgentMetrics.count would have, and returns the tokens they spent (the
+// gate's summary call is not among them: countSummary).
+func (rs *ResumeState) countCalls(cur *partial) (in, out int) {
 	for _, ev := range cur.calls {
+		if st := statsOfEvent(ev); st != nil {
+			in, out = in+st.PromptTokens, out+st.OutputTokens
+		}
 		m := rs.metrics[ev.Header().Agent]
 		if m == nil {
 			continue
@@ -303,6 +307,33 @@ func (rs *ResumeState) countCalls(cur *partial) {
 			m.countStats(e.Stats)
 		}
 	}
+	return in, out
+}
+
+// countSummary gives the summariser the round's tokens no proposal or
+// review accounts for: its summary call, which has no event of its own
+// (round_ended's totals include it). The summariser is the agent bound to
+// the synthesis role, else the first, as Run.summariser picks it.
+func (rs *ResumeState) countSummary(cur *partial, in, out int) {
+	if in <= 0 && out <= 0 || len(rs.Agents) == 0 {
+		return
+	}
+	a := rs.Agents[0]
+	for _, ag := range rs.Agents {
+		if ag.Role == rs.Settings.Gate.SynthesisRole {
+			a = ag
+			break
+		}
+	}
+	m := rs.metrics[a.ID]
+	if m == nil {
+		return
+	}
+	if cur.cu != nil && cur.cu.Summarised {
+		m.Calls++
+	}
+	m.PromptTokens += max(in, 0)
+	m.OutputTokens += max(out, 0)
 }
 
 func (m *AgentMetrics) countStats(st CallStats) {
@@ -430,6 +461,7 @@ func (r *Run) restore(rs *ResumeState) error {
 		r.failed[id] = f
 	}
 	r.metrics = map[string]*AgentMetrics{}
+	var counted []AgentMetrics
 	for _, a := range r.agents {
 		m := AgentMetrics{Agent: a.ID, Model: a.Model}
 		if old := rs.metrics[a.ID]; old != nil {
@@ -437,7 +469,10 @@ func (r *Run) restore(rs *ResumeState) error {
 			m.Model = a.Model
 		}
 		r.metrics[a.ID] = &m
+		counted = append(counted, m)
 	}
+	// Calls, tokens and speed are the caller's to count (agentMetrics).
+	r.caller.Restore(counted)
 	r.totalIn, r.totalOut = rs.promptTok, rs.outputTok
 	if rs.labels != nil {
 		if err := errors.Join(r.labelSrc.UnmarshalBinary(rs.labels), r.tieSrc.UnmarshalBinary(rs.ties)); err != nil {

@@ -136,6 +136,15 @@ func TestResumedRunPromptsEqualAnUninterruptedRuns(t *testing.T) {
 			if g.Agents[0].Wins+g.Agents[1].Wins+g.Agents[2].Wins != 3 {
 				t.Errorf("wins over the whole run = %+v, want 3 in all", g.Agents)
 			}
+			// Per-agent counts cover the earlier process's calls too: they
+			// add up to the run's totals, and exceed this process's calls.
+			calls, in, out := 0, 0, 0
+			for _, m := range g.Agents {
+				calls, in, out = calls+m.Calls, in+m.PromptTokens, out+m.OutputTokens
+			}
+			if calls <= len(again.Calls()) || in != g.PromptTokens || out != g.OutputTokens {
+				t.Errorf("agents' calls %d (this process made %d), tokens %d in, %d out; the run's %d, %d", calls, len(again.Calls()), in, out, g.PromptTokens, g.OutputTokens)
+			}
 			if !slices.Equal(verdicts(rec.events()), verdicts(append(onDisk, evs...))) {
 				t.Errorf("stopping evidence differs:\n%v\n%v", verdicts(rec.events()), verdicts(append(onDisk, evs...)))
 			}

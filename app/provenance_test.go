@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +47,9 @@ func TestTranscriptRecordsProvenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, runErr := r.Run(context.Background())
-	if err := d.Finish(context.Background(), runErr); err != nil {
+	// The fake server's reviews are not JSON, so the round loses its
+	// quorum; the transcript's first line is what this test reads.
+	if err := d.Finish(context.Background(), runErr); err != nil && !errors.As(err, new(*engine.QuorumError)) {
 		t.Fatal(err)
 	}
 	evs, err := engine.ReadTranscriptFile(tr)

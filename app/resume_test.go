@@ -113,8 +113,8 @@ func TestResumedRunStopsOnAFullDisk(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Finish = %v, want the write error", err)
 	}
-	if res.Ended == nil || res.Ended.Status != engine.StatusCancelled {
-		t.Errorf("run ended %+v, want cancelled", res.Ended)
+	if res.Ended == nil || res.Ended.Status != engine.StatusFailed || !strings.Contains(res.Ended.Error, "transcript write failed") {
+		t.Errorf("run ended %+v, want failed on the transcript write", res.Ended)
 	}
 	if n := len(be.Calls()); n == 0 || n > 6 {
 		t.Errorf("%d model calls, want some but no more than round 2's 6", n)

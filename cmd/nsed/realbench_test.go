@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ import (
 	"github.com/nsed/nsed/internal/testenv"
 )
 
-// TestBenchRealModel runs `nsed bench` over two shipped AIME items on
+// TestBenchRealModel runs `nsed bench` over two shipped arithmetic items on
 // SmolLM2 (three agents on one model) under every protocol, with small
 // budgets. It checks plumbing, never scores: every item has a completed
 // result with output for every protocol, the reports are written, and every
@@ -28,7 +29,7 @@ func TestBenchRealModel(t *testing.T) {
 	models := strings.Join([]string{model, model, model}, ",")
 	start := time.Now()
 	var out, errb bytes.Buffer
-	code := dispatch(context.Background(), stdio{nil, &out, &errb}, []string{"bench", "--dataset", "sample:aime", "--limit", "2",
+	code := dispatch(context.Background(), stdio{nil, &out, &errb}, []string{"bench", "--dataset", "sample:arithmetic", "--limit", "2",
 		"--host", host, "--models", models, "--protocols", strings.Join(eval.AllProtocols, ","),
 		"--num-predict", "96", "--review-predict", "300", "--rounds", "1", "--min-rounds", "1", "--max-samples", "2", "--out", dir, "--quiet"})
 	t.Logf("bench: 2 items, %d protocols, in %s", len(eval.AllProtocols), time.Since(start).Round(time.Second))
@@ -99,9 +100,47 @@ func TestBenchRealModel(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{eval.ReportMarkdown, eval.ReportCSV, eval.ReportJSON} {
+	// The report a referee reads: matched tokens, Holm-adjusted paired
+	// tests, the power line and the efficiency frontier, drawn.
+	md, err := os.ReadFile(filepath.Join(dir, eval.ReportMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"× NSED tokens", "p (Holm)", "**Power.**", "## Efficiency frontier", "majority@2", "## Provenance", servedDigest(t, host, model)} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	for _, name := range []string{eval.ReportMarkdown, eval.ReportCSV, eval.ReportJSON, eval.PlotFrontier} {
 		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing or empty: %v", name, err)
 		}
 	}
+}
+
+// servedDigest is the model's digest as the server lists it (/api/tags):
+// the report's provenance must name the weights that answered.
+func servedDigest(t *testing.T, host, model string) string {
+	t.Helper()
+	if !strings.Contains(host, "://") {
+		host = "http://" + host
+	}
+	resp, err := http.Get(host + "/api/tags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tags struct {
+		Models []struct{ Name, Digest string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tags); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range tags.Models {
+		if m.Name == model || m.Name == model+":latest" {
+			return m.Digest
+		}
+	}
+	t.Fatalf("%s does not list %s", host, model)
+	return ""
 }

@@ -27,7 +27,7 @@ func TestBenchSamplesTinyModels(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := dispatch(context.Background(), stdio{nil, &out, &errb}, []string{"bench", "--dataset", "sample:aime", "--limit", "2",
 		"--samples", "2", "--reference", "agent-2", "--host", host, "--models", strings.Join(tiny[:3], ","),
-		"--protocols", "single,debate,nsed", "--num-predict", "8", "--review-predict", "64",
+		"--protocols", "single,debate,nsed", "--num-predict", "8", "--review-predict", "600",
 		"--rounds", "2", "--min-rounds", "2", "--out", dir, "--quiet"})
 	t.Logf("bench: 2 items × 2 samples, 3 protocols, in %s", time.Since(start).Round(100*time.Millisecond))
 	if code != exitOK {

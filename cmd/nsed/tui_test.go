@@ -681,6 +681,10 @@ type paneShot struct {
 }
 
 // agentPanes is each agent's pane on a captured screen, by agent id.
+// reviewLineRE is an agent pane's summary of its finished review
+// (tui/agentpane reviewSummary), which the pane shows among the text.
+var reviewLineRE = regexp.MustCompile(`^(took|reviewed in) \d+:\d\d`)
+
 func agentPanes(screen string) map[string]paneShot {
 	lines := strings.Split(screen, "\n")
 	out := map[string]paneShot{}
@@ -704,7 +708,9 @@ func agentPanes(screen string) map[string]paneShot {
 					break
 				}
 				row := strings.ReplaceAll(string(bc[left+1:min(right, len(bc))]), "\x00", "")
-				if strings.HasPrefix(row, "took ") || strings.HasPrefix(row, "reviewed in ") || strings.HasPrefix(row, "── round ") {
+				// The pane's own lines, not the model's: "took 00:46 · …" —
+				// a model's "took you 120 more…" is text like any other.
+				if reviewLineRE.MatchString(row) || strings.HasPrefix(row, "── round ") {
 					continue
 				}
 				rows = append(rows, strings.TrimRight(row, " "))

@@ -118,7 +118,11 @@ func (f *File) decode(data []byte, name string) error {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+			line := pe.Position.Line
+			if line == 0 { // an error at the very end (a lone backslash) comes without a line: the last one
+				line = 1 + bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n"))
+			}
+			return &Error{File: name, Line: line, Key: pe.LastKey, Msg: pe.Message}
 		}
 		// Type mismatches come as plain errors, the line in the text when
 		// the decoder knows it, else found from the key.

@@ -246,6 +246,8 @@ func (s *Sandbox) Run(ctx context.Context, code, stdin string) (ExecResult, erro
 	switch {
 	case killedFor != "":
 		res.Status, res.ExitCode = killedFor, -1
+	case out.hit || errw.hit: // over the cap, but it exited before its kill ran (Wait has joined the copiers)
+		res.Status, res.ExitCode = ExecOutput, -1
 	case werr == nil:
 		res.Status = ExecOK
 	case errors.As(werr, &ee):
